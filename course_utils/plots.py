@@ -1,0 +1,127 @@
+"""講座で繰り返し使う図: 数字の一覧、予測の正誤、混同行列、学習曲線。"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from course_utils.data import MNIST_MEAN, MNIST_STD
+
+
+def _as_images(images) -> np.ndarray:
+    """(N,28,28) や (N,1,28,28) の画像を (N,28,28) の NumPy 配列にする。"""
+    array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    return array.reshape(len(array), *array.shape[-2:])
+
+
+def denormalize(images, mean: float = MNIST_MEAN, std: float = MNIST_STD):
+    """Normalize(mean, std) を元に戻して [0, 1] の画素値に近づける（表示用）。"""
+    return images * std + mean
+
+
+def _grid(n: int, ncols: int, size: float) -> tuple[Figure, np.ndarray]:
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes
+
+
+def show_digits(images, labels: Sequence | None = None, ncols: int = 10,
+                title: str = "MNIST の数字", size: float = 1.2) -> Figure:
+    """数字の画像を格子状に並べ、ラベルがあれば上に書く（00, 01 で導入）。"""
+    images = _as_images(images)
+    fig, axes = _grid(len(images), ncols, size)
+    for i, ax in enumerate(axes.flat[:len(images)]):
+        ax.imshow(images[i], cmap="gray_r")
+        if labels is not None:
+            ax.set_title(str(int(labels[i])), fontsize=12)
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+def show_predictions(images, y: Sequence, y_hat: Sequence, ncols: int = 8,
+                     title: str = "予測の正誤（✓ 正解 / ✗ 不正解）",
+                     class_names: Sequence[str] | None = None,
+                     size: float = 1.5) -> Figure:
+    """予測を「✓ T:7 P:7」（緑）や「✗ T:4 P:9」（赤）の形で画像の上に書く（03 で導入）。"""
+    images = _as_images(images)
+    name = class_names.__getitem__ if class_names else str
+    fig, axes = _grid(len(images), ncols, size)
+    for i, ax in enumerate(axes.flat[:len(images)]):
+        true, pred = int(y[i]), int(y_hat[i])
+        ok = true == pred
+        ax.imshow(images[i], cmap="gray_r")
+        ax.set_title(f"{'✓' if ok else '✗'} T:{name(true)} P:{name(pred)}",
+                     color="tab:green" if ok else "tab:red", fontsize=11)
+    fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y, y_hat, num_classes: int) -> np.ndarray:
+    """混同行列を返す。行が正解ラベル、列が予測ラベル、値は件数。"""
+    y = np.asarray(y, dtype=np.int64).reshape(-1)
+    y_hat = np.asarray(y_hat, dtype=np.int64).reshape(-1)
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (y, y_hat), 1)
+    return matrix
+
+
+def plot_confusion_matrix(y, y_hat, class_names: Sequence[str] | None = None,
+                          title: str = "混同行列") -> Figure:
+    """混同行列をヒートマップで描き、各マスに件数を書く（01 で導入）。"""
+    num_classes = len(class_names) if class_names else int(max(np.max(y), np.max(y_hat))) + 1
+    names = list(class_names) if class_names else [str(k) for k in range(num_classes)]
+    matrix = confusion_matrix(y, y_hat, num_classes)
+    side = max(4.0, 0.6 * num_classes + 1.5)
+    fig, ax = plt.subplots(figsize=(side + 1, side))
+    image = ax.imshow(matrix, cmap="Blues")
+    limit = matrix.max() / 2
+    for i in range(num_classes):
+        for j in range(num_classes):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=9,
+                    color="white" if matrix[i, j] > limit else "black")
+    ax.set_xticks(range(num_classes), names)
+    ax.set_yticks(range(num_classes), names)
+    ax.set_xlabel("予測ラベル")
+    ax.set_ylabel("正解ラベル")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="件数")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict[str, list[float]], title: str = "学習曲線",
+                 baseline: float | None = None) -> Figure:
+    """学習曲線を描く: 青=訓練損失、緑=テスト損失（左軸）、赤=テスト正解率（右軸）。
+
+    baseline を渡すと、正解率の軸にベースライン（例: 当て推量の 0.5）を点線で引く。
+    """
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(epochs, history["train_loss"], color="blue", marker="o", ms=3, label="訓練損失")
+    ax.plot(epochs, history["test_loss"], color="green", marker="o", ms=3, label="テスト損失")
+    ax.set_xlabel("エポック")
+    ax.set_ylabel("損失（交差エントロピー）")
+    ax2 = ax.twinx()
+    ax2.plot(epochs, np.asarray(history["test_acc"]) * 100, color="red", marker="s", ms=3,
+             label="テスト正解率")
+    if baseline is not None:
+        ax2.axhline(baseline * 100, color="red", linestyle=":", label="ベースライン")
+    ax2.set_ylabel("正解率 [%]", color="red")
+    ax2.tick_params(axis="y", colors="red")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

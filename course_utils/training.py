@@ -1,0 +1,96 @@
+"""汎用の学習ループ fit と評価 evaluate（02 以降で使う。01 では同じ処理を手で書く）。"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_utils.setup import is_quick
+
+QUICK_MAX_EPOCHS = 3  # クイックモードでのエポック数の上限
+
+
+def predict_labels(y_hat: torch.Tensor) -> torch.Tensor:
+    """モデルの出力（ロジット）から予測ラベルを返す。
+
+    出力が 1 列（2 値分類の 1 ロジット）なら 0 より大きいかで 0/1、多クラスなら argmax。
+    """
+    if y_hat.ndim == 1 or y_hat.shape[1] == 1:
+        return (y_hat.reshape(-1) > 0).long()
+    return y_hat.argmax(dim=1)
+
+
+def _count_correct(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # テンソルのまま返す（GPU で毎回 CPU と同期しないように）
+    return (predict_labels(y_hat) == y.reshape(-1).long()).sum()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
+             device: torch.device | str = "cpu") -> tuple[float, float]:
+    """データ全体での (平均損失, 正解率) を返す。正解率は 0〜1。"""
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    for X, y in loader:
+        X, y = X.to(device), y.to(device)
+        y_hat = model(X)
+        total_loss += float(loss_fn(y_hat, y)) * len(y)
+        correct += int(_count_correct(y_hat, y))
+        count += len(y)
+    return total_loss / count, correct / count
+
+
+def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable,
+        loss_fn: Callable, optimizer: torch.optim.Optimizer, num_epochs: int,
+        device: torch.device | str = "cpu", scheduler=None,
+        progress: bool = True) -> dict[str, list[float]]:
+    """model を num_epochs エポック学習し、エポックごとの記録 history を返す。
+
+    history のキー: train_loss, train_acc（学習中の平均）, test_loss, test_acc
+    （各エポック後に test_loader で評価）, seconds（そのエポックの秒数）。
+    scheduler を渡すと、ミニバッチごとに scheduler.step() を呼ぶ。
+    04 のように検証データで評価するときは、test_loader に検証用のローダーを渡す。
+    """
+    if is_quick() and num_epochs > QUICK_MAX_EPOCHS:
+        print(f"クイックモードなので {num_epochs} エポックを {QUICK_MAX_EPOCHS} に減らします。")
+        num_epochs = QUICK_MAX_EPOCHS
+    history: dict[str, list[float]] = {
+        "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [], "seconds": []}
+    bar = tqdm(total=num_epochs * len(train_loader), desc="学習", unit="batch",
+               disable=not progress, mininterval=1.0)
+    for epoch in range(num_epochs):
+        start = time.perf_counter()
+        model.train()
+        total_loss = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        count = 0
+        for X, y in train_loader:
+            X, y = X.to(device), y.to(device)
+            y_hat = model(X)
+            loss = loss_fn(y_hat, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            total_loss += loss.detach() * len(y)
+            correct += _count_correct(y_hat.detach(), y)
+            count += len(y)
+            bar.update(1)
+        test_loss, test_acc = evaluate(model, test_loader, loss_fn, device)
+        train_loss = float(total_loss) / count
+        history["train_loss"].append(train_loss)
+        history["train_acc"].append(int(correct) / count)
+        history["test_loss"].append(test_loss)
+        history["test_acc"].append(test_acc)
+        history["seconds"].append(time.perf_counter() - start)
+        bar.set_postfix_str(f"エポック {epoch + 1}/{num_epochs} "
+                            f"損失 {train_loss:.4f} 正解率 {test_acc:.2%}")
+    bar.close()
+    print(f"学習完了: {num_epochs} エポック, 最終テスト正解率 {history['test_acc'][-1]:.2%}, "
+          f"{sum(history['seconds']):.1f} 秒")
+    return history

@@ -1,0 +1,68 @@
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from course_utils import plots
+from course_utils.setup import register_japanese_font
+
+
+@pytest.fixture(autouse=True)
+def japanese_font():
+    register_japanese_font()
+    yield
+    plt.close("all")
+
+
+def _draw(fig):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 字形が欠けると警告が出る
+        fig.canvas.draw()
+
+
+def test_confusion_matrix_counts_pairs():
+    y = [0, 0, 1, 2, 2, 2]
+    y_hat = [0, 1, 1, 2, 0, 2]
+    expected = np.zeros((3, 3), dtype=int)
+    for t, p in zip(y, y_hat):
+        expected[t, p] += 1
+    assert np.array_equal(plots.confusion_matrix(y, y_hat, 3), expected)
+    assert plots.confusion_matrix(y, y_hat, 3).sum() == len(y)
+
+
+def test_plot_confusion_matrix_labels_axes_in_japanese():
+    fig = plots.plot_confusion_matrix([0, 1, 1], [0, 1, 0], class_names=["4", "9"])
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "予測ラベル" and ax.get_ylabel() == "正解ラベル"
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "1", "1"]
+    _draw(fig)
+
+
+def test_show_digits_titles_each_image():
+    images = np.random.rand(12, 1, 28, 28)
+    fig = plots.show_digits(images, labels=list(range(12)), ncols=6)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == [str(i) for i in range(12)]
+    _draw(fig)
+
+
+def test_show_predictions_marks_right_and_wrong():
+    fig = plots.show_predictions(np.zeros((2, 28, 28)), y=[7, 4], y_hat=[7, 9])
+    right, wrong = (ax.title for ax in fig.axes[:2])
+    assert right.get_text() == "✓ T:7 P:7" and wrong.get_text() == "✗ T:4 P:9"
+    assert right.get_color() == "tab:green" and wrong.get_color() == "tab:red"
+    _draw(fig)
+
+
+def test_plot_history_uses_the_course_colours():
+    history = {"train_loss": [0.9, 0.5, 0.3], "test_loss": [0.8, 0.6, 0.7],
+               "test_acc": [0.7, 0.8, 0.85]}
+    fig = plots.plot_history(history, baseline=0.5)
+    loss_ax, acc_ax = fig.axes
+    colours = {line.get_label(): line.get_color() for line in loss_ax.get_lines() + acc_ax.get_lines()}
+    assert colours == {"訓練損失": "blue", "テスト損失": "green", "テスト正解率": "red",
+                       "ベースライン": "red"}
+    assert list(acc_ax.get_lines()[0].get_ydata()) == pytest.approx([70, 80, 85])
+    assert loss_ax.get_xlabel() == "エポック" and "正解率" in acc_ax.get_ylabel()
+    _draw(fig)

@@ -1,0 +1,101 @@
+import random
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from course_utils import setup
+
+
+def test_quick_mode_follows_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    assert setup.is_quick() and setup.by_mode(full=10, quick=2) == 2
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    assert not setup.is_quick() and setup.by_mode(full=10, quick=2) == 10
+    monkeypatch.delenv("COURSE_QUICK")
+    assert not setup.is_quick()
+
+
+def test_seed_everything_makes_all_generators_repeat():
+    setup.seed_everything(123)
+    first = (random.random(), np.random.rand(), torch.rand(3))
+    setup.seed_everything(123)
+    second = (random.random(), np.random.rand(), torch.rand(3))
+    assert first[:2] == second[:2] and torch.equal(first[2], second[2])
+    setup.seed_everything(124)
+    assert random.random() != first[0]
+
+
+def test_get_device_prefers_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert setup.get_device().type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert setup.get_device().type == "cuda"
+
+
+def test_in_colab_detects_the_colab_module(monkeypatch):
+    assert not setup.in_colab()
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    assert setup.in_colab()
+
+
+def test_setup_notebook_reports_device_and_quick_banner(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    device = setup.setup_notebook(seed=0)
+    out = capsys.readouterr().out
+    assert device == setup.get_device()
+    assert "デバイス" in out and "クイックモード" in out and "意味がありません" in out
+    monkeypatch.delenv("COURSE_QUICK")
+    setup.setup_notebook(seed=0)
+    assert "クイックモード" not in capsys.readouterr().out
+
+
+def test_japanese_text_renders_without_missing_glyphs():
+    assert setup.register_japanese_font() == "IPAexGothic"
+    fig, ax = plt.subplots()
+    ax.set_title("学習曲線 ✓ ✗ −1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 「Glyph ... missing」警告があれば失敗
+        fig.canvas.draw()
+    plt.close(fig)
+
+
+def test_font_registration_works_without_distutils():
+    # distutils を import できない Python（3.12 以降で setuptools なし）を再現する
+    code = textwrap.dedent("""
+        import sys, warnings
+        sys.modules["distutils"] = None
+        try:
+            import japanize_matplotlib
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("distutils を塞げていない")
+        sys.modules.pop("japanize_matplotlib", None)
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from course_utils.setup import register_japanese_font
+        assert "japanize_matplotlib" not in sys.modules
+        assert register_japanese_font() == "IPAexGothic"
+        fig, ax = plt.subplots()
+        ax.set_xlabel("エポック")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fig.canvas.draw()
+        print("OK")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert result.stdout.strip() == "OK"
+
+
+def test_missing_font_warns_in_japanese(monkeypatch):
+    monkeypatch.setattr(setup, "japanese_font_path", lambda: None)
+    with pytest.warns(UserWarning, match="japanize-matplotlib"):
+        assert setup.register_japanese_font() is None

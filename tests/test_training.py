@@ -1,0 +1,68 @@
+import torch
+from torch import nn
+
+from course_utils.training import evaluate, fit, predict_labels
+
+
+def test_predict_labels_multiclass_and_single_logit():
+    assert predict_labels(torch.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 0.0]])).tolist() == [1, 0]
+    assert predict_labels(torch.tensor([[0.3], [-0.2]])).tolist() == [1, 0]
+    assert predict_labels(torch.tensor([-1.0, 2.0])).tolist() == [0, 1]
+
+
+def _blobs(n=400, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    centers = torch.tensor([[4.0, 0.0], [-4.0, 0.0], [0.0, 4.0]])
+    X = centers[y] + torch.randn(n, 2, generator=g)
+    return X, y
+
+
+def _loader(X, y, batch_size=50):
+    return list(zip(X.split(batch_size), y.split(batch_size)))
+
+
+def test_evaluate_matches_a_manual_computation():
+    X, y = _blobs()
+    model = nn.Linear(2, 3)
+    loss_fn = nn.CrossEntropyLoss()
+    loss, acc = evaluate(model, _loader(X, y, batch_size=64), loss_fn)
+    with torch.no_grad():
+        y_hat = model(X)
+    assert abs(loss - float(loss_fn(y_hat, y))) < 1e-5
+    assert acc == int((y_hat.argmax(1) == y).sum()) / len(y)
+
+
+def test_fit_learns_and_records_history(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    torch.manual_seed(0)
+    X, y = _blobs()
+    model = nn.Linear(2, 3)
+    history = fit(model, _loader(X, y), _loader(*_blobs(seed=1)), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=5, progress=False)
+    assert set(history) == {"train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
+    assert all(len(v) == 5 for v in history.values())
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["test_acc"][-1] > 0.95
+    assert "学習完了: 5 エポック" in capsys.readouterr().out
+
+
+def test_fit_caps_epochs_in_quick_mode(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    X, y = _blobs()
+    model = nn.Linear(2, 3)
+    history = fit(model, _loader(X, y), _loader(X, y), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=40, progress=False)
+    assert len(history["test_acc"]) == 3
+    assert "3 に減らします" in capsys.readouterr().out
+
+
+def test_fit_handles_one_logit_binary_models(monkeypatch):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    torch.manual_seed(0)
+    X, y = _blobs()
+    X, y = X[y < 2], (y[y < 2] == 1).float()
+    model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (B, 1) → (B,)
+    history = fit(model, _loader(X, y), _loader(X, y), nn.BCEWithLogitsLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=3, progress=False)
+    assert history["test_acc"][-1] > 0.95
