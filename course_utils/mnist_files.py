@@ -42,6 +42,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or default).expanduser()
 
 
+def _data_dir(given: str) -> Path:
+    # 相対パスは、まず今のフォルダから、なければリポジトリの一番上から探す
+    # （ノートブックは notebooks/ の中で動くので、README どおりの ../shared/data も通す）
+    path = Path(given).expanduser()
+    if not path.is_absolute() and not path.exists():
+        from_repo = Path(__file__).resolve().parents[1] / path
+        if from_repo.exists():
+            return from_repo.resolve()
+    return path.resolve()
+
+
 def _expected_size(magic: int, count: int) -> int:
     # 画像: 16 バイトのヘッダ + 28*28 バイト/枚、ラベル: 8 バイトのヘッダ + 1 バイト/件
     return 16 + count * 28 * 28 if magic == 2051 else 8 + count
@@ -123,12 +134,13 @@ def mnist_root(download: bool = True, timeout: float = 30.0) -> Path:
     """MNIST/raw/ を含むフォルダを返す。見つからなければダウンロードを試みる。
 
     1. 環境変数 COURSE_DATA_DIR があれば、そこだけを使う（ダウンロードしない）。
+       相対パスは今のフォルダ、次にリポジトリの一番上から探す。
     2. なければキャッシュフォルダを使い、足りないファイルをダウンロードする。
     どちらもだめなら、何をすればよいかを日本語で説明する MNISTDataError を出す。
     """
     given = os.environ.get(DATA_ENV)
     if given:
-        root = Path(given).expanduser()
+        root = _data_dir(given)
         problems = _problems(root / "MNIST" / "raw")
         if problems:
             raise _report(

@@ -1,6 +1,8 @@
 import gzip
 import hashlib
 import http.server
+import shutil
+import tempfile
 import threading
 import urllib.error
 from functools import partial
@@ -37,6 +39,19 @@ def test_data_dir_without_files_names_folder_and_files(tmp_path, monkeypatch):
     assert str(tmp_path / "MNIST" / "raw") in message
     assert "train-images-idx3-ubyte" in message and "ファイルがありません" in message
     assert "COURSE_DATA_DIR" in message
+
+
+def test_relative_data_dir_is_found_from_the_repository_root(monkeypatch, tmp_path):
+    from conftest import ROOT
+
+    fake = Path(tempfile.mkdtemp(dir=ROOT, prefix=".test-data-"))
+    try:
+        fake_raw_folder(fake / "MNIST" / "raw")
+        monkeypatch.chdir(tmp_path)  # ノートブックのように別のフォルダから呼ぶ
+        monkeypatch.setenv("COURSE_DATA_DIR", fake.name)
+        assert mnist_root() == fake
+    finally:
+        shutil.rmtree(fake)
 
 
 def test_valid_data_dir_is_used_without_download(tmp_path, monkeypatch):
