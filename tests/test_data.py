@@ -114,3 +114,13 @@ def test_mnist_loaders(fast):
     X, y = next(iter(train_loader))
     assert X.shape == (256, 1, 28, 28) and y.shape == (256,)
     assert sum(len(b[1]) for b in test_loader) == 1000
+
+
+def test_quick_mode_never_touches_files_or_network(monkeypatch, tmp_path):
+    from course_utils import mnist_files
+
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "nothing-here"))
+    monkeypatch.setattr(mnist_files.urllib.request, "urlopen",
+                        lambda *a, **k: pytest.fail("クイックモードで通信してはいけない"))
+    assert len(load_mnist(train=True)) == 5000

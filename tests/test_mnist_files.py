@@ -162,3 +162,10 @@ def test_reader_matches_torchvision_on_real_mnist():
                        reference.data)
     assert torch.equal(torch.from_numpy(read_idx(raw / "t10k-labels-idx1-ubyte").astype(np.int64)),
                        reference.targets)
+
+
+def test_cache_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    assert mnist_files.cache_dir() == tmp_path
+    monkeypatch.delenv("COURSE_CACHE_DIR")
+    assert mnist_files.cache_dir() == Path.home() / ".cache" / "dl-course-ja"

@@ -66,3 +66,13 @@ def test_plot_history_uses_the_course_colours():
     assert list(acc_ax.get_lines()[0].get_ydata()) == pytest.approx([70, 80, 85])
     assert loss_ax.get_xlabel() == "エポック" and "正解率" in acc_ax.get_ylabel()
     _draw(fig)
+
+
+def test_denormalize_inverts_normalize():
+    import torch
+    from course_utils.data import mnist_transform
+
+    image = np.arange(0, 256, dtype=np.uint8)[:196].reshape(14, 14)
+    normalized = mnist_transform("mnist")(image)
+    assert torch.allclose(plots.denormalize(normalized), torch.tensor(image / 255.0).float(),
+                          atol=1e-6)
