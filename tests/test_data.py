@@ -83,6 +83,7 @@ def test_fast_loader_yields_the_same_samples_as_dataloader():
     assert len(fast) == len(DataLoader(test, batch_size=64)) == 16
     X, y = _collect(fast)
     assert torch.allclose(X, X_ref, atol=1e-6) and torch.equal(y, y_ref)
+    assert all(b[0].stride() == (784, 1, 28, 1) for b in fast)  # channels_last
     sizes = [len(b[1]) for b in fast]
     assert sizes[:-1] == [64] * 15 and sizes[-1] == 1000 - 15 * 64
 
