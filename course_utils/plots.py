@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from course_utils.data import MNIST_MEAN, MNIST_STD
 
@@ -111,6 +112,7 @@ def plot_history(history: dict[str, list[float]], title: str = "学習曲線",
     ax.plot(epochs, history["train_loss"], color="blue", marker="o", ms=3, label="訓練損失")
     ax.plot(epochs, history["test_loss"], color="green", marker="o", ms=3, label="テスト損失")
     ax.set_xlabel("エポック")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # エポックは整数
     ax.set_ylabel("損失（交差エントロピー）")
     ax2 = ax.twinx()
     ax2.plot(epochs, np.asarray(history["test_acc"]) * 100, color="red", marker="s", ms=3,

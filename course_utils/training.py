@@ -47,12 +47,14 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
 def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable,
         loss_fn: Callable, optimizer: torch.optim.Optimizer, num_epochs: int,
         device: torch.device | str = "cpu", scheduler=None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         progress: bool = True) -> dict[str, list[float]]:
     """model を num_epochs エポック学習し、エポックごとの記録 history を返す。
 
     history のキー: train_loss, train_acc（学習中の平均）, test_loss, test_acc
     （各エポック後に test_loader で評価）, seconds（そのエポックの秒数）。
     scheduler を渡すと、ミニバッチごとに scheduler.step() を呼ぶ。
+    augment を渡すと、訓練のミニバッチの画像 X に augment(X) をかけてから使う（データ拡張）。
     04 のように検証データで評価するときは、test_loader に検証用のローダーを渡す。
     """
     if is_quick() and num_epochs > QUICK_MAX_EPOCHS:
@@ -70,6 +72,8 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable,
         count = 0
         for X, y in train_loader:
             X, y = X.to(device), y.to(device)
+            if augment is not None:
+                X = augment(X)
             y_hat = model(X)
             loss = loss_fn(y_hat, y)
             optimizer.zero_grad()

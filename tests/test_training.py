@@ -66,3 +66,19 @@ def test_fit_handles_one_logit_binary_models(monkeypatch):
     history = fit(model, _loader(X, y), _loader(X, y), nn.BCEWithLogitsLoss(),
                   torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=3, progress=False)
     assert history["test_acc"][-1] > 0.95
+
+
+def test_fit_applies_augment_to_training_batches_only(monkeypatch):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    X, y = _blobs()
+    seen = []
+
+    def augment(batch):
+        seen.append(len(batch))
+        return batch + 0.01
+
+    model = nn.Linear(2, 3)
+    fit(model, _loader(X, y), _loader(X[:30], y[:30]), nn.CrossEntropyLoss(),
+        torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2, augment=augment,
+        progress=False)
+    assert seen == [50] * 16  # 訓練の 8 ミニバッチ × 2 エポックだけ
