@@ -1,0 +1,46 @@
+"""前のレッスンで作ったモデル（02 の MLP、03 の CNN）。後のレッスンで比較に使う。
+
+ノートブックに書いたクラスと同じ層・同じパラメータ数であることを
+tests/test_models.py が確かめる。
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+class MLP(nn.Module):
+    """02 の多層パーセプトロン: 784 → 256 → 128 → 10（ReLU と Dropout）。"""
+
+    def __init__(self, hidden1: int = 256, hidden2: int = 128, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Flatten(),                      # (B, 1, 28, 28) → (B, 784)
+            nn.Linear(784, hidden1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden1, hidden2), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden2, 10),            # (B, 10) のロジット
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class CNN(nn.Module):
+    """03 の畳み込みニューラルネットワーク: 畳み込み 2 層 + 全結合 2 層。"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, kernel_size=3, padding=1), nn.ReLU(),   # (B, 32, 28, 28)
+            nn.MaxPool2d(2),                                         # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, kernel_size=3, padding=1), nn.ReLU(),  # (B, 64, 14, 14)
+            nn.MaxPool2d(2),                                         # (B, 64, 7, 7)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),                                            # (B, 3136)
+            nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+            nn.Linear(128, 10),                                      # (B, 10)
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))

@@ -1,0 +1,39 @@
+"""course_utils.models のクラスが、ノートブックで書いたクラスと一致することを確かめる。"""
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from course_utils import models
+from conftest import ROOT
+
+
+def notebook_class(notebook: str, name: str) -> type:
+    """ノートブックの中の `class NAME(nn.Module)` のセルを実行して、そのクラスを返す。"""
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+    cells = [c.source for c in nb.cells
+             if c.cell_type == "code" and f"class {name}(nn.Module)" in c.source]
+    assert len(cells) == 1, f"{notebook} に class {name} のセルが 1 つだけあるはず"
+    namespace = {"nn": nn, "torch": torch}
+    source = cells[0].split("\n\n\n")[0]  # クラス定義の部分だけ（後ろの試し実行は除く）
+    exec(compile(source, notebook, "exec"), namespace)
+    return namespace[name]
+
+
+def count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("notebook, name, expected", [
+    ("02_mlp.ipynb", "MLP", 235_146),
+    ("03_cnn.ipynb", "CNN", 421_642),
+])
+def test_package_model_matches_the_notebook(notebook, name, expected):
+    ours, theirs = getattr(models, name)(), notebook_class(notebook, name)()
+    assert str(ours) == str(theirs)
+    assert count(ours) == count(theirs) == expected
+    torch.manual_seed(0)
+    ours.load_state_dict(theirs.state_dict())  # 同じ名前・同じ形の重み
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(ours.eval()(x), theirs.eval()(x))
