@@ -34,6 +34,9 @@ def test_notebook_hygiene(path):
         if cell.cell_type == "code":
             assert cell.outputs == [], f"セル {i} に出力が残っています"
             assert cell.execution_count is None, f"セル {i} に実行番号が残っています"
+            # 説明文の見出しがコードセルに紛れ込むと、本文として表示されない
+            stray = [line for line in cell.source.splitlines() if re.match(r"# #{1,4} ", line)]
+            assert not stray, f"セル {i}（コード）に Markdown の見出しがあります: {stray}"
     first = nb.cells[0]
     assert first.cell_type == "markdown"
     title = first.source.splitlines()[0]
