@@ -143,10 +143,6 @@ class FastLoader:
         X, y = to_tensors(dataset, normalize)
         return cls(X, y, **kwargs)
 
-    @property
-    def dataset(self) -> torch.utils.data.TensorDataset:
-        return torch.utils.data.TensorDataset(self.X, self.y)
-
     def __len__(self) -> int:
         return (len(self.X) + self.batch_size - 1) // self.batch_size
 
