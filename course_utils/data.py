@@ -7,6 +7,7 @@ from typing import Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
@@ -111,6 +112,18 @@ def to_tensors(dataset: datasets.MNIST, normalize: str | None = "mnist"
     if stats is not None:
         X = (X - stats[0]) / stats[1]
     return X, dataset.targets.clone()
+
+
+def random_shift(X: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
+    """ミニバッチ (B,1,H,W) の各画像を上下左右にランダムに最大 max_shift 画素ずらす（03 で作成）。"""
+    B, _, H, W = X.shape
+    padded = F.pad(X, [max_shift] * 4, value=X.min().item())  # 周りを背景の値で広げる
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, B), device=X.device)  # 画像ごとのずれ
+    rows = dy[:, None] + torch.arange(H, device=X.device)  # (B, H): 切り出す行の番号
+    cols = dx[:, None] + torch.arange(W, device=X.device)  # (B, W): 切り出す列の番号
+    batch = torch.arange(B, device=X.device)[:, None, None]
+    shifted = padded[batch, 0, rows[:, :, None], cols[:, None, :]]  # (B, H, W)
+    return shifted.unsqueeze(1).to(memory_format=torch.channels_last)  # (B, 1, H, W)
 
 
 class FastLoader:

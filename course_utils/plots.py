@@ -102,21 +102,29 @@ def plot_confusion_matrix(y, y_hat, class_names: Sequence[str] | None = None,
 
 
 def plot_history(history: dict[str, list[float]], title: str = "学習曲線",
-                 baseline: float | None = None) -> Figure:
+                 baseline: float | None = None, ax: plt.Axes | None = None) -> Figure:
     """学習曲線を描く: 青=訓練損失、緑=テスト損失（左軸）、赤=テスト正解率（右軸）。
 
+    history に検証データの記録（val_loss, val_acc）があれば、同じ色の破線で描く。
     baseline を渡すと、正解率の軸にベースライン（例: 当て推量の 0.5）を点線で引く。
+    ax を渡すとその中に描く（失敗と修正を横に並べるときなど）。
     """
     epochs = np.arange(1, len(history["train_loss"]) + 1)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+    else:
+        fig = ax.figure
     ax.plot(epochs, history["train_loss"], color="blue", marker="o", ms=3, label="訓練損失")
-    ax.plot(epochs, history["test_loss"], color="green", marker="o", ms=3, label="テスト損失")
+    ax2 = ax.twinx()
+    for key, name, style in (("test", "テスト", "-"), ("val", "検証", "--")):
+        if f"{key}_loss" in history:
+            ax.plot(epochs, history[f"{key}_loss"], color="green", linestyle=style,
+                    marker="o", ms=3, label=f"{name}損失")
+            ax2.plot(epochs, np.asarray(history[f"{key}_acc"]) * 100, color="red",
+                     linestyle=style, marker="s", ms=3, label=f"{name}正解率")
     ax.set_xlabel("エポック")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # エポックは整数
     ax.set_ylabel("損失（交差エントロピー）")
-    ax2 = ax.twinx()
-    ax2.plot(epochs, np.asarray(history["test_acc"]) * 100, color="red", marker="s", ms=3,
-             label="テスト正解率")
     if baseline is not None:
         ax2.axhline(baseline * 100, color="red", linestyle=":", label="ベースライン")
     ax2.set_ylabel("正解率 [%]", color="red")

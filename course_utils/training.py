@@ -44,24 +44,33 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
     return total_loss / count, correct / count
 
 
-def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable,
+def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
         loss_fn: Callable, optimizer: torch.optim.Optimizer, num_epochs: int,
         device: torch.device | str = "cpu", scheduler=None,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        progress: bool = True) -> dict[str, list[float]]:
+        progress: bool = True, val_loader: Iterable | None = None,
+        on_epoch_end: Callable[[int, dict], bool | None] | None = None
+        ) -> dict[str, list[float]]:
     """model を num_epochs エポック学習し、エポックごとの記録 history を返す。
 
     history のキー: train_loss, train_acc（学習中の平均）, test_loss, test_acc
     （各エポック後に test_loader で評価）, seconds（そのエポックの秒数）。
+    val_loader を渡すと val_loss, val_acc（検証データでの評価）も記録する。
+    test_loader を None にするとテストデータでは評価しない（04 の試行錯誤では検証データだけを見る）。
     scheduler を渡すと、ミニバッチごとに scheduler.step() を呼ぶ。
     augment を渡すと、訓練のミニバッチの画像 X に augment(X) をかけてから使う（データ拡張）。
-    04 のように検証データで評価するときは、test_loader に検証用のローダーを渡す。
+    on_epoch_end を渡すと、各エポックの後に on_epoch_end(エポック番号（1 から）, history) を呼び、
+    True が返れば学習を打ち切る（04 の早期終了）。
     """
     if is_quick() and num_epochs > QUICK_MAX_EPOCHS:
         print(f"クイックモードなので {num_epochs} エポックを {QUICK_MAX_EPOCHS} に減らします。")
         num_epochs = QUICK_MAX_EPOCHS
-    history: dict[str, list[float]] = {
-        "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [], "seconds": []}
+    evaluated = {name: loader for name, loader in (("test", test_loader), ("val", val_loader))
+                 if loader is not None}
+    history: dict[str, list[float]] = {"train_loss": [], "train_acc": []}
+    for name in evaluated:
+        history[f"{name}_loss"], history[f"{name}_acc"] = [], []
+    history["seconds"] = []
     bar = tqdm(total=num_epochs * len(train_loader), desc="学習", unit="batch",
                disable=not progress, mininterval=1.0)
     for epoch in range(num_epochs):
@@ -85,16 +94,27 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable,
             correct += _count_correct(y_hat.detach(), y)
             count += len(y)
             bar.update(1)
-        test_loss, test_acc = evaluate(model, test_loader, loss_fn, device)
         train_loss = float(total_loss) / count
         history["train_loss"].append(train_loss)
         history["train_acc"].append(int(correct) / count)
-        history["test_loss"].append(test_loss)
-        history["test_acc"].append(test_acc)
+        for name, loader in evaluated.items():
+            loss, acc = evaluate(model, loader, loss_fn, device)
+            history[f"{name}_loss"].append(loss)
+            history[f"{name}_acc"].append(acc)
         history["seconds"].append(time.perf_counter() - start)
-        bar.set_postfix_str(f"エポック {epoch + 1}/{num_epochs} "
-                            f"損失 {train_loss:.4f} 正解率 {test_acc:.2%}")
+        bar.set_postfix_str(f"エポック {epoch + 1}/{num_epochs} 損失 {train_loss:.4f}"
+                            + _accuracy_text(history))
+        if on_epoch_end is not None and on_epoch_end(epoch + 1, history):
+            break
     bar.close()
-    print(f"学習完了: {num_epochs} エポック, 最終テスト正解率 {history['test_acc'][-1]:.2%}, "
+    epochs = len(history["train_loss"])
+    stopped = f"（{num_epochs} エポックの途中で打ち切り）" if epochs < num_epochs else ""
+    print(f"学習完了: {epochs} エポック{stopped},{_accuracy_text(history, '最終')}, "
           f"{sum(history['seconds']):.1f} 秒")
     return history
+
+
+def _accuracy_text(history: dict[str, list[float]], prefix: str = "") -> str:
+    names = {"test": "テスト", "val": "検証"}
+    return ",".join(f" {prefix}{names[key]}正解率 {history[f'{key}_acc'][-1]:.2%}"
+                    for key in names if f"{key}_acc" in history)

@@ -125,3 +125,17 @@ def test_quick_mode_never_touches_files_or_network(monkeypatch, tmp_path):
     monkeypatch.setattr(mnist_files.urllib.request, "urlopen",
                         lambda *a, **k: pytest.fail("クイックモードで通信してはいけない"))
     assert len(load_mnist(train=True)) == 5000
+
+
+def test_random_shift_moves_each_image_by_at_most_max_shift():
+    from course_utils.data import random_shift
+
+    X = torch.zeros(200, 1, 28, 28)
+    X[:, 0, 14, 14] = 1.0  # 中央に 1 画素だけ
+    torch.manual_seed(0)
+    shifted = random_shift(X, max_shift=2)
+    assert shifted.shape == X.shape and shifted.sum().item() == 200  # 画素は消えない
+    where = shifted[:, 0].flatten(1).argmax(1)
+    rows, cols = where // 28, where % 28
+    assert rows.sub(14).abs().max() <= 2 and cols.sub(14).abs().max() <= 2
+    assert len(set(zip(rows.tolist(), cols.tolist()))) == 25  # 5 × 5 通りのずれがすべて出る

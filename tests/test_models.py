@@ -1,4 +1,4 @@
-"""course_utils.models のクラスが、ノートブックで書いたクラスと一致することを確かめる。"""
+"""course_utils のモデルと関数が、ノートブックで書いたものと一致することを確かめる。"""
 
 import nbformat
 import pytest
@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from course_utils import models
+from course_utils.data import random_shift
 from conftest import ROOT
 
 
@@ -37,3 +38,20 @@ def test_package_model_matches_the_notebook(notebook, name, expected):
     ours.load_state_dict(theirs.state_dict())  # 同じ名前・同じ形の重み
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(ours.eval()(x), theirs.eval()(x))
+
+
+def test_random_shift_matches_the_notebook():
+    import torch.nn.functional as F
+
+    nb = nbformat.read(ROOT / "notebooks" / "03_cnn.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells
+             if c.cell_type == "code" and "def random_shift(" in c.source]
+    assert len(cells) == 1
+    namespace = {"torch": torch, "F": F}
+    exec(compile(cells[0].split("\n\n\n")[0], "03_cnn.ipynb", "exec"), namespace)
+    X = torch.randn(16, 1, 28, 28)
+    torch.manual_seed(1)
+    theirs = namespace["random_shift"](X)
+    torch.manual_seed(1)
+    ours = random_shift(X)
+    assert torch.equal(ours, theirs) and not torch.equal(ours, X)

@@ -68,6 +68,21 @@ def test_plot_history_uses_the_course_colours():
     _draw(fig)
 
 
+def test_plot_history_draws_validation_dashed_and_into_a_given_axes():
+    import matplotlib.pyplot as plt
+
+    history = {"train_loss": [0.9, 0.5], "val_loss": [0.8, 0.6], "val_acc": [0.7, 0.8]}
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plots.plot_history(history, ax=right) is fig
+    assert not left.get_lines()
+    acc_ax = fig.axes[-1]
+    styles = {line.get_label(): (line.get_color(), line.get_linestyle())
+              for line in right.get_lines() + acc_ax.get_lines()}
+    assert styles == {"訓練損失": ("blue", "-"), "検証損失": ("green", "--"),
+                      "検証正解率": ("red", "--")}
+    _draw(fig)
+
+
 def test_denormalize_inverts_normalize():
     import torch
     from course_utils.data import mnist_transform

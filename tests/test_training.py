@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 
@@ -82,3 +83,35 @@ def test_fit_applies_augment_to_training_batches_only(monkeypatch):
         torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2, augment=augment,
         progress=False)
     assert seen == [50] * 16  # 訓練の 8 ミニバッチ × 2 エポックだけ
+
+
+def test_fit_records_validation_and_can_skip_the_test_set(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    torch.manual_seed(0)
+    X, y = _blobs()
+    model = nn.Linear(2, 3)
+    history = fit(model, _loader(X, y), None, nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2, progress=False,
+                  val_loader=_loader(*_blobs(seed=2)))
+    assert set(history) == {"train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
+    loss, acc = evaluate(model, _loader(*_blobs(seed=2)), nn.CrossEntropyLoss())
+    assert history["val_loss"][-1] == pytest.approx(loss) and history["val_acc"][-1] == acc
+    assert "最終検証正解率" in capsys.readouterr().out
+
+
+def test_fit_stops_when_on_epoch_end_returns_true(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    X, y = _blobs()
+    calls = []
+
+    def stop_after_three(epoch, history):
+        calls.append((epoch, len(history["train_loss"])))
+        return epoch == 3
+
+    model = nn.Linear(2, 3)
+    history = fit(model, _loader(X, y), _loader(X, y), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=10, progress=False,
+                  on_epoch_end=stop_after_three)
+    assert calls == [(1, 1), (2, 2), (3, 3)]
+    assert all(len(v) == 3 for v in history.values())
+    assert "3 エポック（10 エポックの途中で打ち切り）" in capsys.readouterr().out
