@@ -1,0 +1,341 @@
+"""講座のノートブックを通常モード（本物の MNIST）で上から順に実行し、結果を記録する。
+
+- 各ノートブックを Jupyter のカーネルで実行し（nbclient）、実行ずみの写しを build/notebooks/ に置く。
+- ノートブックが course_utils.results.record_result で記録した数値と、所要時間を
+  benchmarks/results.json にまとめ、README.md の結果の表（マーカーの間）を作り直す。
+- DataLoader と FastLoader で MNIST の訓練データを 1 エポック学習する時間も比べる。
+
+使い方（リポジトリの一番上で）:
+    COURSE_DATA_DIR=../shared/data .venv/bin/python scripts/benchmark.py        # 全部
+    .venv/bin/python scripts/benchmark.py 03 04 --no-loaders                     # 03 と 04 だけ
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from course_utils.data import FastLoader, load_mnist
+from course_utils.mnist_files import MNISTDataError, mnist_root
+from course_utils.models import CNN
+from course_utils.results import RESULTS_ENV, read_results
+from course_utils.setup import QUICK_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+
+NOTEBOOKS = ROOT / "notebooks"
+TABLE_BEGIN, TABLE_END = "<!-- results-table -->", "<!-- /results-table -->"
+
+# 目標（COURSE_GUIDE と issue の値）: 正解率は test_acc、時間は秒。
+TARGETS = {
+    "00_setup": {"cpu_s": 60, "gpu_s": 60},
+    "01_softmax_regression": {"acc": 0.920, "cpu_s": 180, "gpu_s": 30},
+    "02_mlp": {"acc": 0.980, "cpu_s": 240, "gpu_s": 30},
+    "03_cnn": {"acc": 0.992, "cpu_s": 360, "gpu_s": 60},
+    "04_four_vs_nine": {"acc": 0.990, "cpu_s": 480, "gpu_s": 90},
+    "05_vision_transformer": {"acc": 0.985, "acc_gpu": 0.995, "cpu_s": 1200, "gpu_s": 300},
+}
+# 表で正解率の横に括弧で添える記録（04 のベースライン）
+EXTRA_METRICS = {"baseline_random": "当て推量", "baseline_majority": "多数派",
+                 "baseline_linear": "線形"}
+
+
+def device_info() -> dict[str, str]:
+    """このマシンで講座が使うデバイスの種類と名前（ノートブックと同じ選び方）。"""
+    if torch.cuda.is_available():
+        return {"device_kind": "gpu", "device": torch.cuda.get_device_name(0)}
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"device_kind": "cpu", "device": f"{model}, {os.cpu_count()} コア"}
+
+
+def find_notebooks(names: list[str]) -> list[Path]:
+    """"03" や "03_cnn" や "notebooks/03_cnn.ipynb" からノートブックのパスを返す。"""
+    every = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return every
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        matches = [p for p in every if p.stem == stem or p.stem.startswith(stem + "_")]
+        if len(matches) != 1:
+            raise SystemExit(f"ノートブック「{name}」が見つかりません（候補: "
+                             f"{', '.join(p.stem for p in every)}）")
+        chosen.append(matches[0])
+    return chosen
+
+
+def run_notebook(path: Path, limit_s: float, build: Path) -> dict:
+    """1 冊を上から順に実行し、状態・所要時間・記録された数値を返す。"""
+    nb = nbformat.read(path, as_version=4)
+    code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
+    with tempfile.TemporaryDirectory() as tmp:
+        results_file = Path(tmp) / "results.jsonl"
+        os.environ[RESULTS_ENV] = str(results_file)
+        bar = tqdm(total=code_cells, desc=path.stem, unit="セル", leave=True)
+        client = NotebookClient(nb, timeout=int(limit_s), kernel_name="python3",
+                                resources={"metadata": {"path": str(NOTEBOOKS)}})
+        start = time.perf_counter()
+
+        def before_cell(cell, cell_index):
+            # 1 冊の上限から、ここまでに使った時間を引いた残りを、このセルの上限にする
+            client.timeout = max(1, int(limit_s - (time.perf_counter() - start)))
+
+        client.on_cell_start = before_cell
+        client.on_cell_executed = lambda cell, cell_index, execute_reply: bar.update(1)
+        status, detail = "ok", ""
+        try:
+            client.execute()
+        except CellTimeoutError:
+            status, detail = "timeout", f"上限 {limit_s:.0f} 秒を超えました"
+        except CellExecutionError as error:
+            status, detail = "error", str(error).strip().splitlines()[-1][:300]
+        except DeadKernelError as error:
+            status, detail = "error", f"カーネルが止まりました: {error}"
+        wall_s = time.perf_counter() - start
+        bar.close()
+        os.environ.pop(RESULTS_ENV, None)
+        metrics = read_results(results_file)
+    build.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, build / path.name)
+    return {"notebook": path.stem, "status": status, "detail": detail,
+            "wall_s": round(wall_s, 1), "metrics": metrics}
+
+
+def one_epoch_seconds(model: nn.Module, loader, device: torch.device) -> float:
+    """1 エポックの学習（SGD）にかかる秒数。"""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for X, y in loader:
+        X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss = loss_fn(model(X), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def loader_benchmark(device: torch.device) -> list[dict]:
+    """訓練データ 1 エポックを DataLoader と FastLoader で学習し、時間を比べる。"""
+    train_set = load_mnist(train=True)
+    models = {"softmax": ("ソフトマックス回帰",
+                          lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10))),
+              "cnn": ("03 の CNN", CNN)}
+    rows = []
+    for key, (label, make) in models.items():
+        # 最初の数回の計算はライブラリの準備で遅いので、測る前に少し回しておく
+        warm_up = FastLoader.from_dataset(train_set, batch_size=128, device=device)
+        warm_up.X, warm_up.y = warm_up.X[:512], warm_up.y[:512]
+        one_epoch_seconds(make().to(device), warm_up, device)
+        times = {}
+        for loader_name in ("DataLoader", "FastLoader"):
+            torch.manual_seed(0)
+            model = make().to(device)
+            build_start = time.perf_counter()
+            if loader_name == "DataLoader":
+                loader = DataLoader(train_set, batch_size=128, shuffle=True)
+            else:
+                loader = FastLoader.from_dataset(train_set, batch_size=128, shuffle=True,
+                                                 device=device, seed=0)
+            times[f"{loader_name}_build_s"] = time.perf_counter() - build_start
+            times[loader_name] = one_epoch_seconds(model, loader, device)
+        row = {"model": key, "label": label, "images": len(train_set),
+               "dataloader_s": round(times["DataLoader"], 3),
+               "fastloader_s": round(times["FastLoader"], 3),
+               "fastloader_build_s": round(times["FastLoader_build_s"], 3),
+               "ratio": round(times["DataLoader"] / times["FastLoader"], 1)}
+        print(f"{label}: DataLoader {row['dataloader_s']:.2f} 秒, FastLoader "
+              f"{row['fastloader_s']:.2f} 秒（準備 {row['fastloader_build_s']:.2f} 秒）, "
+              f"{row['ratio']} 倍")
+        rows.append(row)
+    return rows
+
+
+def merge(results: dict, new_runs: list[dict], new_loaders: list[dict], info: dict) -> dict:
+    """同じデバイスの種類・同じノートブックの古い記録を、新しい記録で置き換える。"""
+    kind = info["device_kind"]
+    new_names = {run["notebook"] for run in new_runs}
+    notebooks = [r for r in results.get("notebooks", [])
+                 if not (r["device_kind"] == kind and r["notebook"] in new_names)]
+    notebooks += [{**info, **run} for run in new_runs]
+    loaders = results.get("loaders", [])
+    if new_loaders:
+        loaders = [r for r in loaders if r["device_kind"] != kind]
+        loaders += [{**info, **row} for row in new_loaders]
+    order = {"cpu": 0, "gpu": 1}
+    notebooks.sort(key=lambda r: (r["notebook"], order.get(r["device_kind"], 2)))
+    loaders.sort(key=lambda r: (order.get(r["device_kind"], 2), r["model"]))
+    return {"notebooks": notebooks, "loaders": loaders}
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.0f} 秒" if s < 120 else f"{s / 60:.1f} 分"
+
+
+def _target_text(name: str) -> str:
+    target = TARGETS.get(name)
+    if not target:
+        return "–"
+    parts = []
+    if "acc" in target:
+        acc = f"{target['acc']:.1%}"
+        if "acc_gpu" in target:
+            acc += f"（GPU {target['acc_gpu']:.1%}）"
+        parts.append(f"≥ {acc}")
+    parts.append(f"CPU ≤ {_seconds(target['cpu_s'])}、GPU ≤ {_seconds(target['gpu_s'])}")
+    return "、".join(parts)
+
+
+def _cell(run: dict) -> str:
+    if run["status"] == "timeout":
+        return f"時間切れ（{_seconds(run['wall_s'])}で停止）✗"
+    if run["status"] == "error":
+        return f"エラー ✗（{run['detail'][:60]}）"
+    target = TARGETS.get(run["notebook"], {})
+    kind = run["device_kind"]
+    text, ok = [], True
+    if "test_acc" in run["metrics"]:
+        acc = run["metrics"]["test_acc"]["value"]
+        extras = [f"{label} {run['metrics'][key]['value']:.1%}"
+                  for key, label in EXTRA_METRICS.items() if key in run["metrics"]]
+        text.append(f"{acc:.2%}" + (f"（{', '.join(extras)}）" if extras else ""))
+        need = target.get(f"acc_{kind}", target.get("acc"))
+        ok &= need is None or acc >= need
+    elif "acc" in target:
+        text.append("正解率の記録なし")
+        ok = False
+    text.append(_seconds(run["wall_s"]))
+    limit = target.get(f"{kind}_s")
+    ok &= limit is None or run["wall_s"] <= limit
+    return "、".join(text) + (" ✓" if ok else " ✗")
+
+
+def results_table(results: dict) -> str:
+    """results.json から README に載せる Markdown の表を作る。"""
+    runs = results.get("notebooks", [])
+    if not runs:
+        return "まだ結果がありません。`scripts/benchmark.py` を実行してください。"
+    kinds = [k for k in ("cpu", "gpu") if any(r["device_kind"] == k for r in runs)]
+    names = {"cpu": "CPU", "gpu": "GPU"}
+    lines = ["| ノートブック | 目標 | " + " | ".join(f"{names[k]}: 正解率、時間" for k in kinds)
+             + " |", "| --- | --- | " + " | ".join("---" for _ in kinds) + " |"]
+    for name in sorted({r["notebook"] for r in runs}):
+        cells = []
+        for kind in kinds:
+            run = next((r for r in runs if r["notebook"] == name and r["device_kind"] == kind),
+                       None)
+            cells.append(_cell(run) if run else "未測定")
+        lines.append(f"| [{name}](notebooks/{name}.ipynb) | {_target_text(name)} | "
+                     + " | ".join(cells) + " |")
+    lines.append("")
+    for kind in kinds:
+        latest = max((r for r in runs if r["device_kind"] == kind), key=lambda r: r["date"])
+        dates = sorted({r["date"][:10] for r in runs if r["device_kind"] == kind})
+        lines.append(f"- {names[kind]}: {latest['device']}、PyTorch {latest['torch']}、"
+                     f"Python {latest['python']}、測定日 {', '.join(dates)}")
+    loaders = results.get("loaders", [])
+    if loaders:
+        lines += ["", "訓練データ 1 エポック（ミニバッチ 128、SGD）の学習時間:", "",
+                  "| デバイス | モデル | DataLoader | FastLoader（準備） | 比 |",
+                  "| --- | --- | --- | --- | --- |"]
+        for row in loaders:
+            lines.append(f"| {names[row['device_kind']]} | {row['label']}（{row['images']:,} 枚）"
+                         f" | {row['dataloader_s']:.2f} 秒 | {row['fastloader_s']:.2f} 秒"
+                         f"（{row['fastloader_build_s']:.2f} 秒） | {row['ratio']} 倍 |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """README のマーカーの間を表で置き換える。"""
+    text = readme.read_text(encoding="utf-8")
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        raise SystemExit(f"{readme} に {TABLE_BEGIN} と {TABLE_END} がありません")
+    head, rest = text.split(TABLE_BEGIN, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    readme.write_text(f"{head}{TABLE_BEGIN}\n{table}\n{TABLE_END}{tail}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="実行するノートブック（省略するとすべて）")
+    parser.add_argument("--timeout", type=float, default=1800,
+                        help="1 冊あたりの上限（秒、既定 1800）")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results.json")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--build", type=Path, default=ROOT / "build" / "notebooks",
+                        help="実行ずみのノートブックの置き場所")
+    parser.add_argument("--no-loaders", action="store_true",
+                        help="DataLoader と FastLoader の比較を省く")
+    parser.add_argument("--quick", action="store_true",
+                        help="クイックモードで実行する（テスト用。--results と --readme が必要）")
+    args = parser.parse_args(argv)
+
+    if args.quick:
+        defaults = {ROOT / "benchmarks" / "results.json", ROOT / "README.md"}
+        if {args.results.resolve(), args.readme.resolve()} & defaults:
+            parser.error("クイックモードの結果は本物の表に書けません。"
+                         "--results と --readme に別の場所を指定してください。")
+        os.environ[QUICK_ENV] = "1"
+    else:
+        os.environ.pop(QUICK_ENV, None)
+        try:
+            mnist_root()  # 本物の MNIST があるか（なければダウンロード）を先に確かめる
+        except MNISTDataError as error:
+            print(error, file=sys.stderr)
+            return 2
+
+    paths = find_notebooks(args.notebooks)
+    info = {**device_info(), "torch": torch.__version__,
+            "python": platform.python_version(),
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "mode": "quick" if args.quick else "full"}
+    print(f"デバイス: {info['device']} / PyTorch {info['torch']} / {len(paths)} 冊 / "
+          f"{'クイック' if args.quick else '通常'}モード")
+    runs = []
+    for path in paths:
+        run = run_notebook(path, args.timeout, args.build)
+        runs.append(run)
+        shown = ", ".join(f"{m['label']} {m['value']:.2%}" if m["percent"]
+                          else f"{m['label']} {m['value']:.4g}"
+                          for m in run["metrics"].values())
+        print(f"{path.stem}: {run['status']} {run['wall_s']:.1f} 秒 {shown} {run['detail']}")
+    loaders = [] if args.no_loaders else loader_benchmark(
+        torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    results = merge(results, runs, loaders, info)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n")
+    update_readme(args.readme, results_table(results))
+    print(f"結果: {args.results} / 表: {args.readme} / 実行ずみのノートブック: {args.build}")
+    return 0 if all(run["status"] == "ok" for run in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
