@@ -1,0 +1,342 @@
+"""演習の答え合わせ: ex = exercises("01") のあと ex.q1.check(答え)、ex.q1.hint()、ex.q1.solution()。
+
+答えはいつも引数で渡す（ノートブックの変数をこっそり読むことはしない）。
+check は何が違うかを日本語で言い、答えそのものは言わない。
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+Problem = str | None  # 正解なら None、違えば何が違うかの説明
+
+
+class _Unanswered(Exception):
+    """答えがまだ書かれていない（None のまま）。"""
+
+
+@dataclass
+class Exercise:
+    """1 問ぶんの演習。checker は答えを受け取り、正解なら None、違えば説明を返す。"""
+
+    title: str
+    checker: Callable[[Any], Problem]
+    hints: list[str]
+    answer: str
+    _hints_shown: int = field(default=0, repr=False)
+
+    def evaluate(self, answer: Any) -> tuple[bool, str]:
+        """(正解か, 表示する文) を返す（check の中身。テストでも使う）。"""
+        try:
+            if answer is None:
+                raise _Unanswered
+            problem = self.checker(answer)
+        except _Unanswered:
+            return False, "まだ答えが入っていません。None の所を自分の答えに書き換えてください。"
+        except Exception as error:  # 学習者のコードの誤りを、講座の誤りと区別して伝える
+            return False, (f"答えを調べる途中でエラーになりました: "
+                           f"{type(error).__name__}: {error}")
+        if problem is None:
+            return True, f"✓ 正解です（{self.title}）。"
+        return False, f"✗ {problem}"
+
+    def check(self, answer: Any = None) -> None:
+        """答えを調べて結果を表示する。"""
+        correct, message = self.evaluate(answer)
+        print(message)
+        if not correct and self._hints_shown < len(self.hints):
+            print("行き詰まったら .hint() でヒントを表示できます。")
+
+    def hint(self) -> None:
+        """ヒントを 1 つ表示する。呼ぶたびに、より具体的なヒントになる。"""
+        k = min(self._hints_shown, len(self.hints) - 1)
+        print(f"ヒント {k + 1}/{len(self.hints)}: {self.hints[k]}")
+        self._hints_shown = k + 1
+
+    def solution(self) -> None:
+        """解答例を表示する。"""
+        print(f"解答例（{self.title}）:\n{self.answer}")
+
+
+# --- 答えを調べる小さな道具 ---------------------------------------------------
+
+def _number(answer: Any) -> float:
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        return float(answer)
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        return float(answer)
+    raise TypeError(f"数を 1 つ渡してください（渡されたもの: {type(answer).__name__}）")
+
+
+def _count(expected: int, mistakes: dict[int, str]) -> Callable[[Any], Problem]:
+    """整数の答え（パラメータ数など）を調べる。よくある間違いには専用の説明を返す。"""
+    def check(answer: Any) -> Problem:
+        value = _number(answer)
+        if value == expected:
+            return None
+        return mistakes.get(int(value), f"{int(value):,} ではありません。式をもう一度確かめてください。")
+    return check
+
+
+def _call(function: Any, *args: Any) -> Any:
+    if not callable(function):
+        raise TypeError("関数そのもの（名前だけ、かっこなし）を渡してください。")
+    result = function(*args)
+    if result is None:
+        raise _Unanswered
+    return result
+
+
+def _tensor(value: Any) -> torch.Tensor:
+    return torch.as_tensor(value, dtype=torch.float32)
+
+
+# --- 01 ソフトマックス回帰 ------------------------------------------------------
+
+def _check_softmax(softmax: Any) -> Problem:
+    z = torch.tensor([2.0, 1.0, 0.1])
+    p = _tensor(_call(softmax, z))
+    if p.shape != z.shape:
+        return f"出力の形が {tuple(p.shape)} です。入力と同じ {tuple(z.shape)} になるはずです。"
+    if not torch.isclose(p.sum(), torch.tensor(1.0), atol=1e-5):
+        return f"確率の合計が {float(p.sum()):.4f} です。合計で割りましたか。"
+    if not torch.allclose(p, torch.softmax(z, dim=0), atol=1e-5):
+        return "合計は 1 ですが、torch.softmax と値が違います。exp を使っていますか。"
+    big = _tensor(_call(softmax, torch.tensor([1000.0, 1001.0, 1002.0])))
+    if not torch.isfinite(big).all():
+        return ("[1000, 1001, 1002] のような大きなロジットで nan や inf になります"
+                "（exp があふれています）。")
+    return None
+
+
+def _check_gradients(manual_gradients: Any) -> Problem:
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(16, 784, generator=g), torch.randint(0, 10, (16,), generator=g)
+    W = (0.01 * torch.randn(784, 10, generator=g)).requires_grad_()
+    b = torch.zeros(10, requires_grad=True)
+    nn.functional.cross_entropy(X @ W + b, y).backward()  # 自動微分での正解
+    result = _call(manual_gradients, X, y, W.detach().clone(), b.detach().clone())
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        return "(dW, db) の 2 つを返してください。"
+    dW, db = map(_tensor, result)
+    if dW.shape != W.shape or db.shape != b.shape:
+        return (f"形が違います: dW {tuple(dW.shape)}（正しくは (784, 10)）、"
+                f"db {tuple(db.shape)}（正しくは (10,)）。")
+    if torch.allclose(dW, W.grad * len(y), atol=1e-4):
+        return "dW がミニバッチの大きさ倍ずれています。平均をとりましたか。"
+    if not torch.allclose(dW, W.grad, atol=1e-5):
+        return "dW が自動微分の値と違います。X.T と (P − Y) の積になっていますか。"
+    if not torch.allclose(db, b.grad, atol=1e-5):
+        return "dW は合っていますが、db が違います。(P − Y) をミニバッチ方向に平均します。"
+    return None
+
+
+def _lesson01() -> SimpleNamespace:
+    return SimpleNamespace(
+        q1=Exercise(
+            "安定なソフトマックス", _check_softmax,
+            ["exp(z) を合計で割ると確率になります。",
+             "大きなロジットでは exp があふれます。先に z から z の最大値を引いても答えは変わりません。",
+             "z = z - z.max() のあと、torch.exp(z) / torch.exp(z).sum() を返します。"],
+            "def my_softmax(z):\n    z = z - z.max()  # オーバーフロー対策\n"
+            "    e = torch.exp(z)\n    return e / e.sum()"),
+        q2=Exercise(
+            "ソフトマックス回帰のパラメータ数", _count(7850, {
+                7840: "重みだけを数えています。バイアスも学習するパラメータです。",
+                794: "重みは 784 と 10 の和ではなく、784 × 10 の行列です。",
+                784: "重みは 784 × 10 の行列です。出力が 10 クラスあることを思い出しましょう。"}),
+            ["nn.Linear(784, 10) は重み W とバイアス b を持ちます。",
+             "W の形は (10, 784)、b の形は (10,) です。"],
+            "784 × 10 + 10 = 7850\nsum(p.numel() for p in model.parameters()) でも確かめられます。"),
+        q4=Exercise(
+            "自動微分を使わない勾配", _check_gradients,
+            ["ロジット Z = XW + b についての損失の勾配は (P − Y) / B です"
+             "（P は確率、Y は正解の one-hot、B はミニバッチの大きさ）。",
+             "連鎖律で dW = Xᵀ (P − Y) / B、db = (P − Y) の行方向の平均です。",
+             "Y は torch.nn.functional.one_hot(y, 10).float() で作れます。"],
+            "def manual_gradients(X, y, W, b):\n    P = torch.softmax(X @ W + b, dim=1)\n"
+            "    Y = torch.nn.functional.one_hot(y, 10).float()\n"
+            "    return X.T @ (P - Y) / len(y), (P - Y).mean(dim=0)"),
+    )
+
+
+# --- 02 多層パーセプトロン ------------------------------------------------------
+
+def _lesson02() -> SimpleNamespace:
+    return SimpleNamespace(
+        q1=Exercise(
+            "784 → 100 → 10 の MLP のパラメータ数", _count(79510, {
+                79400: "重みだけを数えています。各層のバイアスも足します。",
+                79500: "1 層目のバイアス（100 個）は入っていますか。両方の層のバイアスを足します。",
+                79410: "2 層目のバイアス（10 個）が足りません。",
+                894: "層どうしは掛け算でつながります（784 × 100 のように）。"}),
+            ["層ごとに「入力の数 × 出力の数 + 出力の数」を数えて足します。",
+             "1 層目は 784 × 100 + 100、2 層目は 100 × 10 + 10 です。"],
+            "784 × 100 + 100 + 100 × 10 + 10 = 79510"),
+    )
+
+
+# --- 03 CNN -------------------------------------------------------------------
+
+def _shape(answer: Any) -> tuple[int, ...]:
+    if isinstance(answer, torch.Tensor):
+        raise TypeError("テンソルではなく、形（.shape かタプル）を渡してください。")
+    return tuple(int(v) for v in answer)
+
+
+def _check_conv_shape(answer: Any) -> Problem:
+    shape = _shape(answer)
+    if len(shape) != 4:
+        return f"形は (バッチ, チャンネル, 高さ, 幅) の 4 つの数です（渡されたのは {len(shape)} 個）。"
+    if shape[1] != 8:
+        return "チャンネルの数が違います。出力のチャンネル数は nn.Conv2d の 2 つ目の引数です。"
+    if shape[2:] == (24, 24):
+        return "ストライド 2 を忘れていませんか。"
+    if shape[2:] == (13, 13):
+        return "床関数（切り捨て）を使った後に 1 を足していますか。"
+    if shape != (1, 8, 12, 12):
+        return f"{shape} ではありません。出力の大きさの式に H=28, K=5, P=0, S=2 を入れ直しましょう。"
+    return None
+
+
+def _check_receptive_field(answer: Any) -> Problem:
+    side = _shape(answer)[0] if isinstance(answer, (tuple, list, torch.Size)) else _number(answer)
+    if side == 8:
+        return None
+    if side == 7:
+        return "それはプーリングなしの 3 層の値です。プーリングの後の 1 画素は元の 2 画素分です。"
+    if side == 5:
+        return "プーリングの後の 3 × 3 が、元の画像ではどれだけの範囲かを考えましょう。"
+    return f"{side:g} ではありません。receptive_field をまねて実際に測ってみましょう。"
+
+
+def _lesson03() -> SimpleNamespace:
+    return SimpleNamespace(
+        q1=Exercise(
+            "畳み込みの出力の形", _check_conv_shape,
+            ["出力の大きさは ⌊(H + 2P − K) / S⌋ + 1 です。",
+             "H = 28, K = 5, P = 0, S = 2 を入れます。チャンネル数は出力チャンネル数です。"],
+            "⌊(28 − 5) / 2⌋ + 1 = 12 なので (1, 8, 12, 12)\n"
+            "nn.Conv2d(1, 8, 5, stride=2)(torch.zeros(1, 1, 28, 28)).shape"),
+        q2=Exercise(
+            "nn.Conv2d(32, 64, 3) のパラメータ数", _count(18496, {
+                18432: "重みだけを数えています。出力チャンネルごとのバイアスも足します。",
+                288: "カーネルは入力チャンネル × 出力チャンネルの組ごとにあります。",
+                2368: "重みは C_out × C_in × K × K 個です（K は 2 乗します）。"}),
+            ["重みの形は (C_out, C_in, K, K)、バイアスは C_out 個です。",
+             "64 × 32 × 3 × 3 + 64 を計算します。"],
+            "64 × 32 × 3 × 3 + 64 = 18496"),
+        q3=Exercise(
+            "プーリングをはさんだ 2 層の受容野", _check_receptive_field,
+            ["receptive_field と同じく、出力の中央の 1 画素を入力で微分し、勾配が 0 でない範囲を数えます。",
+             "最大プーリングは勾配を 1 画素にしか流さないので、範囲を測るときは nn.AvgPool2d(2) を使います。",
+             "プーリングの後の 3 × 3 は元の画像の 6 × 6 に当たります。そこに 1 層目の 3 × 3 が加わります。"],
+            "8（8 × 8）: プーリング後の 3 × 3 が元の 6 × 6 に当たり、1 層目の 3 × 3 が両側へ 1 画素ずつ広げる。"),
+    )
+
+
+# --- 04 4 と 9 ------------------------------------------------------------------
+
+def _check_majority_baseline(answer: Any) -> Problem:
+    from course_utils.data import load_mnist  # 今のモード（クイックか通常か）のデータで確かめる
+
+    value = _number(answer)
+    if value > 1:
+        return "0〜1 の割合で答えてください（% ではなく）。"
+    train, test = load_mnist(train=True), load_mnist(train=False)
+    counts = {k: int((train.targets == k).sum()) for k in (3, 8)}
+    major = max(counts, key=counts.get)
+    keep = (test.targets == 3) | (test.targets == 8)
+    expected = float((test.targets[keep] == major).float().mean())
+    if abs(value - expected) < 1e-3:
+        return None
+    if abs(value - (1 - expected)) < 1e-3:
+        return "それは少ないほうのクラスの割合です。多数派は訓練データで決めます。"
+    if abs(value - 0.5) < 1e-3:
+        return "0.5 は当て推量のベースラインです。いつも多いほうのクラスと答えたときを考えます。"
+    return "値が違います。多数派を訓練データで決め、テストデータの 3 と 8 の中でその割合を求めます。"
+
+
+def _f1_reference(y: torch.Tensor, y_hat: torch.Tensor) -> float:
+    tp = int(((y_hat == 1) & (y == 1)).sum())
+    fp = int(((y_hat == 1) & (y == 0)).sum())
+    fn = int(((y_hat == 0) & (y == 1)).sum())
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def _check_f1(f1_score: Any) -> Problem:
+    cases = [(torch.tensor([1, 1, 0, 0, 1]), torch.tensor([1, 0, 0, 1, 1])),
+             (torch.tensor([1, 1, 1, 0]), torch.tensor([1, 1, 1, 1])),
+             (torch.tensor([0, 1, 0, 1]), torch.tensor([0, 0, 0, 0]))]
+    for y, y_hat in cases[:2]:
+        value = _number(_tensor(_call(f1_score, y, y_hat)))
+        if abs(value - _f1_reference(y, y_hat)) > 1e-6:
+            recall = float(((y_hat == 1) & (y == 1)).sum() / (y == 1).sum())
+            if abs(value - recall) < 1e-6:
+                return "再現率を返しています。F1 は適合率と再現率の調和平均です。"
+            return (f"y={y.tolist()}, y_hat={y_hat.tolist()} で {value:.3f} になりました。"
+                    "調和平均 2PR / (P + R) になっていますか。")
+    value = _number(_tensor(_call(f1_score, *cases[2])))
+    if value != value or value != 0.0:  # nan は自分自身と等しくない
+        return "「9」と 1 枚も判定しないとき 0 で割っています。その場合は 0 を返します。"
+    return None
+
+
+def _check_two_logit_model(model: Any) -> Problem:
+    if not isinstance(model, nn.Module):
+        return "nn.Module（モデル）を渡してください。"
+    model = model.cpu().eval()
+    with torch.no_grad():
+        out = model(torch.zeros(3, 1, 28, 28))
+    if tuple(out.shape) != (3, 2):
+        return f"出力の形が {tuple(out.shape)} です。2 出力なら (B, 2) になるはずです。"
+    count = sum(p.numel() for p in model.parameters())
+    if count != 105_346:
+        return (f"パラメータ数が {count:,} です。最後の層以外は 1 出力の CNN（105,281）と"
+                "同じにすると、最後の層の分だけ増えた数になるはずです。")
+    return None
+
+
+def _lesson04() -> SimpleNamespace:
+    return SimpleNamespace(
+        q1=Exercise(
+            "3 と 8 の多数派のクラスのベースライン", _check_majority_baseline,
+            ["load_mnist(train=True).targets から 3 と 8 の枚数を数え、多いほうを多数派にします。",
+             "テストデータは 3 と 8 だけに絞ってから、多数派のクラスの割合を求めます。",
+             "keep = (test.targets == 3) | (test.targets == 8) で絞れます。"],
+            "train, test = load_mnist(train=True), load_mnist(train=False)\n"
+            "major = 3 if (train.targets == 3).sum() >= (train.targets == 8).sum() else 8\n"
+            "keep = (test.targets == 3) | (test.targets == 8)\n"
+            "baseline = (test.targets[keep] == major).float().mean().item()"),
+        q3=Exercise(
+            "F1 値", _check_f1,
+            ["F1 値は適合率 P と再現率 R の調和平均 2PR / (P + R) です。",
+             "TP・FP・FN で書くと 2TP / (2TP + FP + FN) になります。",
+             "TP が 0 のときは 0 を返します（0 で割らないように）。"],
+            "def f1_score(y, y_hat):\n    tp = int(((y_hat == 1) & (y == 1)).sum())\n"
+            "    fp = int(((y_hat == 1) & (y == 0)).sum())\n"
+            "    fn = int(((y_hat == 0) & (y == 1)).sum())\n"
+            "    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)"),
+        q5=Exercise(
+            "2 出力 + ソフトマックスの CNN", _check_two_logit_model,
+            ["make_cnn の最後の nn.Linear(64, 1) を nn.Linear(64, 2) にし、nn.Flatten(0) を外します。",
+             "パラメータは最後の層の 64 + 1 = 65 個だけ増えます。"],
+            "two = nn.Sequential(*list(make_cnn())[:-2], nn.Linear(64, 2))\n"
+            "fit(two, train_loader, test_loader, nn.CrossEntropyLoss(), "
+            "torch.optim.Adam(two.parameters(), lr=1e-3), 40, device)"),
+    )
+
+
+_LESSONS = {"01": _lesson01, "02": _lesson02, "03": _lesson03, "04": _lesson04}
+
+
+def exercises(lesson: str) -> SimpleNamespace:
+    """レッスン番号（"01" など）の演習を、q1, q2, ... を属性に持つ形で返す。"""
+    if lesson not in _LESSONS:
+        raise ValueError(f"演習があるレッスンは {', '.join(_LESSONS)} です: {lesson!r}")
+    return _LESSONS[lesson]()

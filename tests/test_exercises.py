@@ -1,0 +1,174 @@
+"""演習の答え合わせ: 各問に、正しい答えが通ることと、よくある間違いが説明つきで落ちることを確かめる。"""
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.data import load_mnist
+from course_utils.exercises import Exercise, exercises
+
+
+def passes(exercise, answer):
+    correct, message = exercise.evaluate(answer)
+    assert correct, message
+
+
+def fails(exercise, answer, expected):
+    correct, message = exercise.evaluate(answer)
+    assert not correct and message.startswith("✗") and expected in message, message
+
+
+# --- 仕組み ----------------------------------------------------------------------
+
+def test_unanswered_exercise_says_so_without_error(capsys):
+    ex = exercises("01")
+    ex.q2.check(None)
+    out = capsys.readouterr().out
+    assert "まだ答えが入っていません" in out and ".hint()" in out
+
+
+def test_hints_get_more_specific_and_stop_at_the_last(capsys):
+    q = Exercise("例", lambda a: None, ["一般的なヒント", "具体的なヒント"], "答え")
+    for _ in range(3):
+        q.hint()
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["ヒント 1/2: 一般的なヒント", "ヒント 2/2: 具体的なヒント",
+                   "ヒント 2/2: 具体的なヒント"]
+
+
+def test_solution_and_a_crashing_answer(capsys):
+    ex = exercises("01")
+    ex.q4.solution()
+    assert "def manual_gradients" in capsys.readouterr().out
+
+    def broken(X, y, W, b):
+        raise KeyError("どこかの間違い")
+
+    correct, message = ex.q4.evaluate(broken)
+    assert not correct and "エラーになりました: KeyError" in message
+
+
+def test_unknown_lesson_is_a_clear_error():
+    with pytest.raises(ValueError, match="演習があるレッスン"):
+        exercises("99")
+
+
+# --- 01 ----------------------------------------------------------------------------
+
+def test_01_softmax():
+    ex = exercises("01")
+
+    def stable(z):
+        e = torch.exp(z - z.max())
+        return e / e.sum()
+
+    passes(ex.q1, stable)
+    fails(ex.q1, lambda z: torch.exp(z) / torch.exp(z).sum(), "あふれています")
+    fails(ex.q1, lambda z: torch.exp(z), "合計")
+    fails(ex.q1, lambda z: z / z.sum(), "torch.softmax と値が違います")
+    correct, message = ex.q1.evaluate(lambda z: None)  # return を書いていない
+    assert not correct and "まだ答えが入っていません" in message
+
+
+def test_01_parameter_count():
+    ex = exercises("01")
+    passes(ex.q2, 7850)
+    passes(ex.q2, torch.tensor(7850))
+    fails(ex.q2, 7840, "バイアス")
+    fails(ex.q2, 794, "784 × 10")
+    fails(ex.q2, 1234, "1,234 ではありません")
+
+
+def test_01_manual_gradients():
+    ex = exercises("01")
+
+    def right(X, y, W, b):
+        P = torch.softmax(X @ W + b, dim=1)
+        Y = nn.functional.one_hot(y, 10).float()
+        return X.T @ (P - Y) / len(y), (P - Y).mean(dim=0)
+
+    def no_mean(X, y, W, b):
+        dW, db = right(X, y, W, b)
+        return dW * len(y), db
+
+    def wrong_db(X, y, W, b):
+        return right(X, y, W, b)[0], torch.zeros(10)
+
+    passes(ex.q4, right)
+    fails(ex.q4, no_mean, "平均")
+    fails(ex.q4, wrong_db, "db が違います")
+    fails(ex.q4, lambda X, y, W, b: (W.T, b), "形が違います")
+
+
+# --- 02, 03 ------------------------------------------------------------------------
+
+def test_02_parameter_count():
+    ex = exercises("02")
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+    passes(ex.q1, sum(p.numel() for p in model.parameters()))
+    fails(ex.q1, 79400, "バイアス")
+
+
+def test_03_checks():
+    ex = exercises("03")
+    passes(ex.q1, nn.Conv2d(1, 8, 5, stride=2)(torch.zeros(1, 1, 28, 28)).shape)
+    passes(ex.q1, (1, 8, 12, 12))
+    fails(ex.q1, (1, 8, 24, 24), "ストライド")
+    fails(ex.q1, (1, 1, 12, 12), "チャンネル")
+    fails(ex.q1, (8, 12, 12), "4 つの数")
+    passes(ex.q2, sum(p.numel() for p in nn.Conv2d(32, 64, 3).parameters()))
+    fails(ex.q2, 18432, "バイアス")
+    passes(ex.q3, 8)
+    passes(ex.q3, (8, 8))
+    fails(ex.q3, 7, "プーリングなし")
+
+
+# --- 04 ----------------------------------------------------------------------------
+
+def test_04_majority_baseline():
+    ex = exercises("04")
+    train, test = load_mnist(train=True), load_mnist(train=False)
+    major = 3 if (train.targets == 3).sum() >= (train.targets == 8).sum() else 8
+    keep = (test.targets == 3) | (test.targets == 8)
+    baseline = (test.targets[keep] == major).float().mean().item()
+    passes(ex.q1, baseline)
+    fails(ex.q1, baseline * 100, "0〜1 の割合")
+    if abs(baseline - 0.5) > 1e-3:  # 少数派の割合と区別できるときだけ
+        fails(ex.q1, 1 - baseline, "少ないほうのクラス")
+
+
+def test_04_f1_score():
+    ex = exercises("04")
+
+    def f1(y, y_pred):
+        tp = int(((y_pred == 1) & (y == 1)).sum())
+        fp = int(((y_pred == 1) & (y == 0)).sum())
+        fn = int(((y_pred == 0) & (y == 1)).sum())
+        return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+
+    def recall(y, y_pred):
+        return ((y_pred == 1) & (y == 1)).sum() / (y == 1).sum()
+
+    def divides_by_zero(y, y_pred):
+        tp = ((y_pred == 1) & (y == 1)).sum().float()
+        p, r = tp / (y_pred == 1).sum(), tp / (y == 1).sum()
+        return 2 * p * r / (p + r)
+
+    passes(ex.q3, f1)
+    fails(ex.q3, recall, "再現率を返しています")
+    fails(ex.q3, divides_by_zero, "0 で割っています")
+
+
+def test_04_two_logit_model():
+    ex = exercises("04")
+
+    def cnn(outputs):
+        layers = [nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                  nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, outputs)]
+        return nn.Sequential(*layers, *([nn.Flatten(0)] if outputs == 1 else []))
+
+    passes(ex.q5, cnn(2))
+    fails(ex.q5, cnn(1), "出力の形")
+    fails(ex.q5, nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), "パラメータ数")
+    fails(ex.q5, "モデル", "nn.Module")
