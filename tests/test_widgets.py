@@ -1,0 +1,94 @@
+"""対話的な部品の中身を、ブラウザなしで確かめる（ipywidgets 7.7 と 8 の両方で通ること）。"""
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from torch import nn
+
+from course_utils.setup import register_japanese_font
+from course_utils.widgets import (ALL, MistakesBrowser, PredictionExplorer,
+                                  class_probabilities)
+
+
+@pytest.fixture(autouse=True)
+def japanese_font():
+    register_japanese_font()
+    yield
+    plt.close("all")
+
+
+def test_class_probabilities_for_many_classes_and_one_logit():
+    torch.manual_seed(0)
+    X = torch.randn(2500, 1, 28, 28)
+    ten = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    probs = class_probabilities(ten, X, batch_size=1000)  # 3 回に分けて計算する
+    assert torch.allclose(probs, torch.softmax(ten(X), dim=1), atol=1e-6)
+    one = nn.Sequential(nn.Flatten(), nn.Linear(784, 1), nn.Flatten(0))
+    probs = class_probabilities(one, X[:5])
+    p = torch.sigmoid(one(X[:5]))
+    assert probs.shape == (5, 2) and torch.allclose(probs[:, 1], p) \
+        and torch.allclose(probs.sum(1), torch.ones(5))
+
+
+def _explorer():
+    torch.manual_seed(0)
+    X, y = torch.randn(20, 1, 28, 28), torch.randint(0, 10, (20,))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    return PredictionExplorer(model, X, y), model, X, y
+
+
+def test_prediction_explorer_redraws_when_the_slider_moves():
+    explorer, _, _, _ = _explorer()
+    assert explorer.slider.max == 19
+    explorer.slider.value = 7
+    assert explorer.shown_index == 7
+
+
+def test_prediction_explorer_figure_shows_the_model_probabilities():
+    explorer, model, X, y = _explorer()
+    fig = explorer.figure(3)
+    bars = fig.axes[1].patches
+    expected = torch.softmax(model(X[3:4]), dim=1)[0] * 100
+    assert [round(b.get_height(), 3) for b in bars] == \
+        [round(v, 3) for v in expected.tolist()]
+    predicted = int(expected.argmax())
+    colour = "tab:green" if predicted == int(y[3]) else "tab:red"
+    assert bars[predicted].get_facecolor() == plt.matplotlib.colors.to_rgba(colour)
+    assert f"正解 {int(y[3])}" in fig.axes[0].get_title()
+
+
+def _browser(per_page=2):
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    y_pred = torch.tensor([1, 1, 0, 2, 0, 2, 1, 0])  # 間違いは 0,2,3,4,6,7 番
+    images = torch.zeros(8, 28, 28)
+    return MistakesBrowser(images, y, y_pred, class_names=["ア", "イ", "ウ"], per_page=per_page)
+
+
+def test_mistakes_browser_filters_by_true_and_predicted_class():
+    browser = _browser()
+    assert browser.selected().tolist() == [0, 2, 3, 4, 6, 7]
+    browser.true_filter.value = 0
+    assert browser.selected().tolist() == [0, 3, 6]
+    browser.pred_filter.value = 1
+    assert browser.selected().tolist() == [0, 6]
+    browser.true_filter.value = 2
+    browser.pred_filter.value = 1
+    assert browser.selected().tolist() == []
+    assert browser.status.value == "この組み合わせの間違いはありません"
+
+
+def test_mistakes_browser_pages_forward_and_back_within_range():
+    browser = _browser(per_page=2)
+    browser.go_to(0)
+    assert browser.pages() == 3 and browser.previous.disabled
+    assert browser.status.value == "6 枚中 1〜2 枚目"
+    for _ in range(5):  # 最後のページより先には進まない
+        browser.next.click()
+    assert browser.page == 2 and browser.next.disabled
+    assert browser.status.value == "6 枚中 5〜6 枚目"
+    browser.previous.click()
+    assert browser.page == 1
+    browser.true_filter.value = 1  # 絞り込みを変えると最初のページに戻る
+    assert browser.page == 0 and browser.status.value == "2 枚中 1〜2 枚目"
+    browser.true_filter.value = ALL
+    assert len(browser.selected()) == 6
