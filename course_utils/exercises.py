@@ -332,7 +332,57 @@ def _lesson04() -> SimpleNamespace:
     )
 
 
-_LESSONS = {"01": _lesson01, "02": _lesson02, "03": _lesson03, "04": _lesson04}
+# --- 05 Vision Transformer ---------------------------------------------------------
+
+def _check_patchify(patchify: Any) -> Problem:
+    X = torch.arange(2 * 28 * 28, dtype=torch.float32).reshape(2, 1, 28, 28)
+    for p in (7, 4):
+        expected = X.unfold(2, p, p).unfold(3, p, p).reshape(2, (28 // p) ** 2, p * p)
+        patches = _tensor(_call(patchify, X, p))
+        if patches.shape != expected.shape:
+            return (f"パッチの大きさ {p} で形が {tuple(patches.shape)} です。"
+                    f"(バッチ, パッチの数, 1 パッチの画素数) = {tuple(expected.shape)} のはずです。")
+        if not torch.equal(patches, expected):
+            if torch.equal(patches, X.reshape(2, -1).reshape(expected.shape)):
+                return ("形は合っていますが、画素を前から順に区切っているだけです。"
+                        "1 つのパッチは縦横 p × p の正方形です。")
+            return (f"パッチの大きさ {p} で中身が違います。パッチは左上から右へ、"
+                    "行ごとに並べ、1 パッチの中も行ごとに並べます。")
+    return None
+
+
+def _lesson05() -> SimpleNamespace:
+    return SimpleNamespace(
+        q1=Exercise(
+            "パッチの大きさ 4 のトークン数", _count(50, {
+                49: "パッチの数は合っています。[CLS] トークンも 1 つ足します。",
+                16: "それはパッチの大きさ 7 のときのパッチの数です。",
+                17: "それはパッチの大きさ 7 のときのトークン数です。",
+                8: "28 / 4 = 7 は 1 辺のパッチの数です。縦と横を掛けます。"}),
+            ["1 辺に並ぶパッチの数は 28 / パッチの大きさ です。",
+             "パッチの数は縦 × 横、そこに [CLS] トークンを 1 つ足します。"],
+            "(28 / 4) × (28 / 4) + 1 = 49 + 1 = 50"),
+        q2=Exercise(
+            "自己注意層（dim 64）のパラメータ数", _count(16640, {
+                12480: "Q・K・V を作る層だけを数えています。最後の出力の線形層も足します。",
+                16384: "重みだけを数えています。バイアスも足します。",
+                4160: "出力の線形層だけです。Q・K・V を作る層（出力 3 × 64）も足します。",
+                12288: "Q・K・V の重みだけです。バイアスと出力の線形層も足します。"}),
+            ["SelfAttention は qkv = nn.Linear(64, 3 × 64) と proj = nn.Linear(64, 64) を持ちます。",
+             "nn.Linear(a, b) のパラメータは a × b + b 個です。ヘッドの数は関係ありません。"],
+            "(64 × 192 + 192) + (64 × 64 + 64) = 12480 + 4160 = 16640"),
+        q3=Exercise(
+            "画像をパッチに切る関数", _check_patchify,
+            ["X.unfold(2, p, p) は高さの方向に、大きさ p・間隔 p の窓を切り出します。",
+             "X.unfold(2, p, p).unfold(3, p, p) の形は (B, 1, 28/p, 28/p, p, p) です。",
+             "最後に reshape(B, (28 // p) ** 2, p * p) で (B, パッチの数, 画素数) にします。"],
+            "def patchify(X, p):\n    B = len(X)\n"
+            "    return X.unfold(2, p, p).unfold(3, p, p).reshape(B, (28 // p) ** 2, p * p)"),
+    )
+
+
+_LESSONS = {"01": _lesson01, "02": _lesson02, "03": _lesson03, "04": _lesson04,
+            "05": _lesson05}
 
 
 def exercises(lesson: str) -> SimpleNamespace:

@@ -49,7 +49,8 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
         device: torch.device | str = "cpu", scheduler=None,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         progress: bool = True, val_loader: Iterable | None = None,
-        on_epoch_end: Callable[[int, dict], bool | None] | None = None
+        on_epoch_end: Callable[[int, dict], bool | None] | None = None,
+        max_grad_norm: float | None = None, mixed_precision: bool = False
         ) -> dict[str, list[float]]:
     """model を num_epochs エポック学習し、エポックごとの記録 history を返す。
 
@@ -61,6 +62,8 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
     augment を渡すと、訓練のミニバッチの画像 X に augment(X) をかけてから使う（データ拡張）。
     on_epoch_end を渡すと、各エポックの後に on_epoch_end(エポック番号（1 から）, history) を呼び、
     True が返れば学習を打ち切る（04 の早期終了）。
+    max_grad_norm を渡すと、勾配全体の大きさ（ノルム）をその値までに切り詰める（05 の勾配クリッピング）。
+    mixed_precision=True なら、GPU では順伝播を float16 で計算する（05 の混合精度。CPU では何もしない）。
     """
     if is_quick() and num_epochs > QUICK_MAX_EPOCHS:
         print(f"クイックモードなので {num_epochs} エポックを {QUICK_MAX_EPOCHS} に減らします。")
@@ -71,6 +74,9 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
     for name in evaluated:
         history[f"{name}_loss"], history[f"{name}_acc"] = [], []
     history["seconds"] = []
+    device_type = torch.device(device).type
+    use_amp = mixed_precision and device_type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)  # float16 の勾配が 0 に潰れないように
     bar = tqdm(total=num_epochs * len(train_loader), desc="学習", unit="batch",
                disable=not progress, mininterval=1.0)
     for epoch in range(num_epochs):
@@ -83,11 +89,16 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
             X, y = X.to(device), y.to(device)
             if augment is not None:
                 X = augment(X)
-            y_hat = model(X)
-            loss = loss_fn(y_hat, y)
+            with torch.autocast(device_type, dtype=torch.float16, enabled=use_amp):
+                y_hat = model(X)
+                loss = loss_fn(y_hat, y)
             optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            if max_grad_norm is not None:
+                scaler.unscale_(optimizer)  # 本来の大きさの勾配で測る
+                nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
             if scheduler is not None:
                 scheduler.step()
             total_loss += loss.detach() * len(y)

@@ -172,3 +172,34 @@ def test_04_two_logit_model():
     fails(ex.q5, cnn(1), "出力の形")
     fails(ex.q5, nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), "パラメータ数")
     fails(ex.q5, "モデル", "nn.Module")
+
+
+# --- 05 ----------------------------------------------------------------------------
+
+def test_05_counts():
+    ex = exercises("05")
+    passes(ex.q1, 50)
+    fails(ex.q1, 49, "[CLS]")
+    qkv, proj = nn.Linear(64, 192), nn.Linear(64, 64)
+    passes(ex.q2, sum(p.numel() for p in [*qkv.parameters(), *proj.parameters()]))
+    fails(ex.q2, 12480, "出力の線形層")
+    fails(ex.q2, 16384, "バイアス")
+
+
+def test_05_patchify():
+    ex = exercises("05")
+
+    def right(X, p):
+        B = len(X)
+        return X.unfold(2, p, p).unfold(3, p, p).reshape(B, (28 // p) ** 2, p * p)
+
+    def naive(X, p):
+        return X.reshape(len(X), (28 // p) ** 2, p * p)  # 画素を順に区切るだけ
+
+    def columns_first(X, p):
+        return right(X.transpose(2, 3), p)
+
+    passes(ex.q3, right)
+    fails(ex.q3, naive, "前から順に区切っているだけ")
+    fails(ex.q3, columns_first, "中身が違います")
+    fails(ex.q3, lambda X, p: X.flatten(1), "形が")

@@ -115,3 +115,38 @@ def test_fit_stops_when_on_epoch_end_returns_true(monkeypatch, capsys):
     assert calls == [(1, 1), (2, 2), (3, 3)]
     assert all(len(v) == 3 for v in history.values())
     assert "3 エポック（10 エポックの途中で打ち切り）" in capsys.readouterr().out
+
+
+def test_fit_clips_the_gradient_norm(monkeypatch):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    X, y = _blobs()
+    model = nn.Linear(2, 3)
+    norms = []
+
+    class Spy(torch.optim.SGD):
+        def step(self, closure=None):
+            grads = [p.grad.flatten() for p in model.parameters()]
+            norms.append(float(torch.cat(grads).norm()))
+            return super().step(closure)
+
+    fit(model, _loader(X * 100, y), None, nn.CrossEntropyLoss(), Spy(model.parameters(), lr=1e-3),
+        num_epochs=1, progress=False, max_grad_norm=0.5)
+    assert norms and max(norms) <= 0.5 + 1e-6
+    norms.clear()
+    fit(model, _loader(X * 100, y), None, nn.CrossEntropyLoss(), Spy(model.parameters(), lr=1e-3),
+        num_epochs=1, progress=False)
+    assert max(norms) > 0.5  # 切り詰めなければ大きな勾配になる（上の検査が意味を持つ）
+
+
+def test_mixed_precision_is_a_no_op_on_the_cpu(monkeypatch):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    results = []
+    for mixed in (False, True):
+        torch.manual_seed(0)
+        X, y = _blobs()
+        model = nn.Linear(2, 3)
+        fit(model, _loader(X, y), None, nn.CrossEntropyLoss(),
+            torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2, progress=False,
+            mixed_precision=mixed)
+        results.append(model.weight.detach().clone())
+    assert torch.equal(*results)
