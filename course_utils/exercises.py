@@ -77,6 +77,8 @@ def _count(expected: int, mistakes: dict[int, str]) -> Callable[[Any], Problem]:
     """整数の答え（パラメータ数など）を調べる。よくある間違いには専用の説明を返す。"""
     def check(answer: Any) -> Problem:
         value = _number(answer)
+        if value != int(value):
+            return f"{value:g} は整数ではありません。数えられるものの数を答えてください。"
         if value == expected:
             return None
         return mistakes.get(int(value), f"{int(value):,} ではありません。式をもう一度確かめてください。")
@@ -358,7 +360,8 @@ def _lesson05() -> SimpleNamespace:
                 49: "パッチの数は合っています。[CLS] トークンも 1 つ足します。",
                 16: "それはパッチの大きさ 7 のときのパッチの数です。",
                 17: "それはパッチの大きさ 7 のときのトークン数です。",
-                8: "28 / 4 = 7 は 1 辺のパッチの数です。縦と横を掛けます。"}),
+                7: "28 / 4 = 7 は 1 辺のパッチの数です。縦と横を掛けます。",
+                8: "1 辺のパッチの数に [CLS] を足しています。パッチの数は縦 × 横です。"}),
             ["1 辺に並ぶパッチの数は 28 / パッチの大きさ です。",
              "パッチの数は縦 × 横、そこに [CLS] トークンを 1 つ足します。"],
             "(28 / 4) × (28 / 4) + 1 = 49 + 1 = 50"),

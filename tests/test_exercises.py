@@ -203,3 +203,7 @@ def test_05_patchify():
     fails(ex.q3, naive, "前から順に区切っているだけ")
     fails(ex.q3, columns_first, "中身が違います")
     fails(ex.q3, lambda X, p: X.flatten(1), "形が")
+
+
+def test_counts_reject_fractions():
+    fails(exercises("05").q1, 49.5, "整数ではありません")
