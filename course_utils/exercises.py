@@ -45,8 +45,11 @@ class Exercise:
             return True, f"✓ 正解です（{self.title}）。"
         return False, f"✗ {problem}"
 
-    def check(self, answer: Any = None) -> None:
-        """答えを調べて結果を表示する。"""
+    def check(self, *answers: Any) -> None:
+        """答えを調べて結果を表示する。答えが 2 つ以上の問題は check(答え1, 答え2) と渡す。"""
+        answer = answers[0] if len(answers) == 1 else (answers or None)
+        if isinstance(answer, tuple) and any(a is None for a in answer):
+            answer = None
         correct, message = self.evaluate(answer)
         print(message)
         if not correct and self._hints_shown < len(self.hints):
@@ -96,6 +99,73 @@ def _call(function: Any, *args: Any) -> Any:
 
 def _tensor(value: Any) -> torch.Tensor:
     return torch.as_tensor(value, dtype=torch.float32)
+
+
+# --- 00 はじめに ----------------------------------------------------------------
+
+def _check_nonzero_pixels(answer: Any) -> Problem:
+    from course_utils.data import load_mnist  # 今のモード（クイックか通常か）のデータで確かめる
+
+    if not isinstance(answer, tuple) or len(answer) != 2:
+        return "check(ラベル, 画素の数) のように 2 つの数を渡してください。"
+    label, count = map(_number, answer)
+    test_set = load_mnist(train=False, normalize=None)
+    image = test_set.data[1]
+    if label != int(test_set.targets[1]):
+        if label == int(test_set.targets[0]):
+            return "それは 1 枚目（添字 0）のラベルです。添字は 0 から数えます。"
+        return "ラベルが違います。test_set.targets の添字 1 を見ましょう。"
+    if count == image.numel():
+        return "ラベルは合っています。画素の数は、全画素ではなく値が 0 でないものだけを数えます。"
+    if count != int((image > 0).sum()):
+        return "ラベルは合っています。値が 0 でない画素の数が違います（> 0 で比べて数えます）。"
+    return None
+
+
+def _check_flip(answer: Any) -> Problem:
+    photo, flipped = (torch.as_tensor(a.copy() if hasattr(a, "copy") else a) for a in answer)
+    if flipped.shape != photo.shape:
+        return f"形が {tuple(flipped.shape)} です。反転しても形は {tuple(photo.shape)} のままです。"
+    if torch.equal(flipped, photo.flip(1)):
+        return None
+    if torch.equal(flipped, photo.flip(0)):
+        return "上下が反転しています。左右の反転は幅の軸（2 つ目の軸）を逆順にします。"
+    if torch.equal(flipped, photo.flip(2)):
+        return "色の順番（R, G, B）が逆になっています。逆順にするのは幅の軸です。"
+    return "左右を反転した画像になっていません。"
+
+
+def _check_gray(answer: Any) -> Problem:
+    photo, gray = (_tensor(a) for a in answer)
+    if gray.shape != photo.shape[:2]:
+        return (f"形が {tuple(gray.shape)} です。チャンネルの軸が消えて "
+                f"{tuple(photo.shape[:2])} になるはずです。")
+    expected = photo @ torch.tensor([0.299, 0.587, 0.114])
+    if torch.allclose(gray, expected, atol=0.5):
+        return None
+    if torch.allclose(gray, photo.mean(dim=2), atol=0.5):
+        return "3 つのチャンネルの単純な平均になっています。重み 0.299, 0.587, 0.114 を使います。"
+    return "値が違います。R, G, B にそれぞれ 0.299, 0.587, 0.114 を掛けて足します。"
+
+
+def _lesson00() -> SimpleNamespace:
+    return SimpleNamespace(
+        q1=Exercise(
+            "2 枚目のラベルと 0 でない画素の数", _check_nonzero_pixels,
+            ["2 枚目は添字 1 です（0 から数えます）。ラベルは test_set.targets にあります。",
+             "(test_set.data[1] > 0) は 0 でない画素で True になります。.sum() で数えられます。"],
+            "label = test_set.targets[1].item()\ncount = (test_set.data[1] > 0).sum().item()"),
+        q2=Exercise(
+            "写真の左右反転", _check_flip,
+            ["形 (H, W, 3) のうち、幅はどの軸でしょうか。",
+             "スライス ::-1 で逆順にできます。photo[:, ::-1] は 2 つ目の軸を逆順にします。"],
+            "flipped = photo[:, ::-1]"),
+        q3=Exercise(
+            "グレースケールへの変換", _check_gray,
+            ["R, G, B に重みを掛けて足すと、1 つの明るさになります。",
+             "photo @ np.array([0.299, 0.587, 0.114]) で、最後の軸について重み付きの和がとれます。"],
+            "gray = photo @ np.array([0.299, 0.587, 0.114])  # 形は (H, W)"),
+    )
 
 
 # --- 01 ソフトマックス回帰 ------------------------------------------------------
@@ -384,7 +454,7 @@ def _lesson05() -> SimpleNamespace:
     )
 
 
-_LESSONS = {"01": _lesson01, "02": _lesson02, "03": _lesson03, "04": _lesson04,
+_LESSONS = {"00": _lesson00, "01": _lesson01, "02": _lesson02, "03": _lesson03, "04": _lesson04,
             "05": _lesson05}
 
 

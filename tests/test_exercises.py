@@ -207,3 +207,26 @@ def test_05_patchify():
 
 def test_counts_reject_fractions():
     fails(exercises("05").q1, 49.5, "整数ではありません")
+
+
+# --- 00 ----------------------------------------------------------------------------
+
+def test_00_checks(capsys):
+    import numpy as np
+
+    ex = exercises("00")
+    test = load_mnist(train=False, normalize=None)
+    label, count = int(test.targets[1]), int((test.data[1] > 0).sum())
+    passes(ex.q1, (label, count))
+    fails(ex.q1, (label, 784), "全画素")
+    if int(test.targets[0]) != label:
+        fails(ex.q1, (int(test.targets[0]), count), "添字 0")
+    ex.q1.check(label, None)  # 片方だけ書いた状態はまだ答えていない扱い
+    assert "まだ答えが入っていません" in capsys.readouterr().out
+    photo = np.random.default_rng(0).integers(0, 256, (6, 9, 3), dtype=np.uint8)
+    passes(ex.q2, (photo, photo[:, ::-1]))
+    fails(ex.q2, (photo, photo[::-1]), "上下")
+    fails(ex.q2, (photo, photo[:, :, ::-1]), "色の順番")
+    passes(ex.q3, (photo, photo @ np.array([0.299, 0.587, 0.114])))
+    fails(ex.q3, (photo, photo.mean(axis=2)), "単純な平均")
+    fails(ex.q3, (photo, photo), "形が")
