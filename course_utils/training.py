@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from course_utils.setup import is_quick
 
 QUICK_MAX_EPOCHS = 3  # クイックモードでのエポック数の上限
+AMP_DEVICE_TYPES = {"cuda"}  # 混合精度を使うデバイス（CPU では遅くなるだけなので使わない）
 
 
 def predict_labels(y_hat: torch.Tensor) -> torch.Tensor:
@@ -75,8 +76,8 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
         history[f"{name}_loss"], history[f"{name}_acc"] = [], []
     history["seconds"] = []
     device_type = torch.device(device).type
-    use_amp = mixed_precision and device_type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)  # float16 の勾配が 0 に潰れないように
+    use_amp = mixed_precision and device_type in AMP_DEVICE_TYPES
+    scaler = torch.amp.GradScaler(device_type, enabled=use_amp)  # float16 の勾配が 0 に潰れないように
     bar = tqdm(total=num_epochs * len(train_loader), desc="学習", unit="batch",
                disable=not progress, mininterval=1.0)
     for epoch in range(num_epochs):
