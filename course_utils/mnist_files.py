@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 DATA_ENV = "COURSE_DATA_DIR"  # MNIST/raw/ を含むフォルダ
 CACHE_ENV = "COURSE_CACHE_DIR"  # データと重みのキャッシュ置き場
+OFFLINE_ENV = "COURSE_OFFLINE"  # 1 ならダウンロードせず、キャッシュにあるものだけを使う（教室向け）
 
 # torchvision の最初のミラー（yann.lecun.com）は 403 などで失敗するため使わない。
 MIRRORS = (
@@ -34,6 +35,11 @@ FILES = {
 
 class MNISTDataError(RuntimeError):
     """MNIST が見つからない・壊れている・ダウンロードできないときのエラー（日本語）。"""
+
+
+def is_offline() -> bool:
+    """オフラインの指定（環境変数 COURSE_OFFLINE=1）があれば True を返す。"""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def cache_dir() -> Path:
@@ -135,7 +141,8 @@ def mnist_root(download: bool = True, timeout: float = 30.0) -> Path:
 
     1. 環境変数 COURSE_DATA_DIR があれば、そこだけを使う（ダウンロードしない）。
        相対パスは今のフォルダ、次にリポジトリの一番上から探す。
-    2. なければキャッシュフォルダを使い、足りないファイルをダウンロードする。
+    2. なければキャッシュフォルダを使い、足りないファイルをダウンロードする
+       （COURSE_OFFLINE=1 ならダウンロードせず、足りないものを日本語で伝える）。
     どちらもだめなら、何をすればよいかを日本語で説明する MNISTDataError を出す。
     """
     given = os.environ.get(DATA_ENV)
@@ -154,6 +161,13 @@ def mnist_root(download: bool = True, timeout: float = 30.0) -> Path:
     root = cache_dir() / "data"
     raw = root / "MNIST" / "raw"
     problems = _problems(raw)
+    if problems and is_offline():
+        raise _report(
+            raw, problems,
+            f"オフラインの指定（{OFFLINE_ENV}=1）があるのでダウンロードしません。講師の方は、ネットワークのある所で "
+            f"`python -m course_utils.prefetch` を実行してこのキャッシュを用意するか、"
+            f"{DATA_ENV} に MNIST/raw/ を含むフォルダを指定してください。",
+        )
     if problems and download:
         raw.mkdir(parents=True, exist_ok=True)
         try:

@@ -137,6 +137,12 @@ def preflight(network: bool = True) -> list[Finding]:
     return findings
 
 
+def version_problems() -> list[Finding]:
+    """版の点検のうち、問題か注意があるものだけを返す（各ノートブックの準備のセルで使う短い点検）。"""
+    findings = [check_version(name, _installed(name)) for name in TESTED]
+    return [f for f in findings if f.level != "ok"]
+
+
 def report(findings: list[Finding]) -> None:
     """点検の結果を表示し、最後に 1 行でまとめる。"""
     for finding in findings:

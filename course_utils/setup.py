@@ -113,6 +113,10 @@ def setup_notebook(seed: int = 0) -> torch.device:
     print(f"実行環境   : {place} / Python {platform.python_version()}"
           f" / PyTorch {torch.__version__}")
     print(f"日本語フォント: {font or '未登録（警告を参照）'} / 乱数シード: {seed}")
+    from course_utils.preflight import version_problems  # preflight が setup を使うので、ここで読む
+
+    for finding in version_problems():  # 版に問題があるときだけ表示する（詳しい点検は 00）
+        print(finding)
     if is_quick():
         print("=" * 60)
         print("クイックモード（COURSE_QUICK=1）で実行中です。")

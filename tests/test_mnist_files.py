@@ -169,3 +169,40 @@ def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     assert mnist_files.cache_dir() == tmp_path
     monkeypatch.delenv("COURSE_CACHE_DIR")
     assert mnist_files.cache_dir() == Path.home() / ".cache" / "dl-course-ja"
+
+
+def test_offline_switch_uses_only_the_cache_and_says_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setattr(mnist_files.urllib.request, "urlopen",
+                        lambda *a, **k: pytest.fail("オフラインなのに通信した"))
+    with pytest.raises(MNISTDataError) as info:
+        mnist_root()
+    message = str(info.value)
+    assert "COURSE_OFFLINE=1" in message and "course_utils.prefetch" in message
+    assert "t10k-images-idx3-ubyte" in message and str(tmp_path) in message
+
+
+def test_prefetch_fills_the_cache_that_offline_mode_then_uses(mirror, monkeypatch, capsys):
+    from course_utils.prefetch import prefetch
+
+    monkeypatch.setattr(mnist_files, "MIRRORS", (mirror,))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")  # 用意するときだけはダウンロードを許す
+    assert prefetch()
+    out = capsys.readouterr().out
+    assert "✓ MNIST: 4 ファイル" in out
+    assert mnist_files.os.environ["COURSE_OFFLINE"] == "1"  # 元に戻っている
+    monkeypatch.setattr(mnist_files.urllib.request, "urlopen",
+                        lambda *a, **k: pytest.fail("キャッシュがあるのに通信した"))
+    assert (mnist_root() / "MNIST" / "raw").is_dir()
+
+
+def test_prefetch_reports_failure_in_japanese(tmp_path, monkeypatch, capsys):
+    from course_utils.prefetch import prefetch
+
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(mnist_files, "MIRRORS", ("http://127.0.0.1:9/",))
+    assert not prefetch()
+    assert "✗ MNIST を用意できませんでした" in capsys.readouterr().out

@@ -89,3 +89,16 @@ def test_report_counts_problems(capsys):
     pf.report([pf.Finding("ok", "a", "b"), pf.Finding("problem", "c", "d", "直し方")])
     out = capsys.readouterr().out
     assert "✗ c: d\n    → 直し方" in out and "直すべき問題が 1 件" in out
+
+
+def test_setup_notebook_mentions_only_version_problems(monkeypatch, capsys):
+    from course_utils.setup import setup_notebook
+
+    setup_notebook()
+    assert "✗" not in capsys.readouterr().out  # いまの環境に古すぎる版はない
+    monkeypatch.setattr(pf, "_installed", lambda name: "1.0" if name == "torch" else
+                        pf.TESTED[name][0])
+    setup_notebook()
+    out = capsys.readouterr().out
+    assert "✗ torch: 1.0 は古すぎます" in out and "pip install -U torch" in out
+    assert "✓" not in out  # 問題のないものは表示しない
