@@ -6,6 +6,7 @@ check は何が違うかを日本語で言い、答えそのものは言わな�
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -362,7 +363,7 @@ def _check_f1(f1_score: Any) -> Problem:
 def _check_two_logit_model(model: Any) -> Problem:
     if not isinstance(model, nn.Module):
         return "nn.Module（モデル）を渡してください。"
-    model = model.cpu().eval()
+    model = copy.deepcopy(model).cpu().eval()  # 学習者のモデルは GPU のまま・学習モードのままにしておく
     with torch.no_grad():
         out = model(torch.zeros(3, 1, 28, 28))
     if tuple(out.shape) != (3, 2):

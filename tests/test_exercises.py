@@ -168,7 +168,9 @@ def test_04_two_logit_model():
                   nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, outputs)]
         return nn.Sequential(*layers, *([nn.Flatten(0)] if outputs == 1 else []))
 
-    passes(ex.q5, cnn(2))
+    model = cnn(2).train()
+    passes(ex.q5, model)
+    assert model.training  # 調べても学習者のモデルの状態（学習モード・デバイス）は変えない
     fails(ex.q5, cnn(1), "出力の形")
     fails(ex.q5, nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), "パラメータ数")
     fails(ex.q5, "モデル", "nn.Module")
