@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from course_utils.setup import env_flag
+
 DATA_ENV = "COURSE_DATA_DIR"  # MNIST/raw/ を含むフォルダ
 CACHE_ENV = "COURSE_CACHE_DIR"  # データと重みのキャッシュ置き場
 OFFLINE_ENV = "COURSE_OFFLINE"  # 1 ならダウンロードせず、キャッシュにあるものだけを使う（教室向け）
@@ -39,7 +41,7 @@ class MNISTDataError(RuntimeError):
 
 def is_offline() -> bool:
     """オフラインの指定（環境変数 COURSE_OFFLINE=1）があれば True を返す。"""
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_flag(OFFLINE_ENV)
 
 
 def cache_dir() -> Path:
@@ -136,13 +138,14 @@ def _download_one(name: str, raw: Path, timeout: float) -> None:
     )
 
 
-def mnist_root(download: bool = True, timeout: float = 30.0) -> Path:
+def mnist_root(download: bool | None = None, timeout: float = 30.0) -> Path:
     """MNIST/raw/ を含むフォルダを返す。見つからなければダウンロードを試みる。
 
     1. 環境変数 COURSE_DATA_DIR があれば、そこだけを使う（ダウンロードしない）。
        相対パスは今のフォルダ、次にリポジトリの一番上から探す。
     2. なければキャッシュフォルダを使い、足りないファイルをダウンロードする
-       （COURSE_OFFLINE=1 ならダウンロードせず、足りないものを日本語で伝える）。
+       （download を省略すると、COURSE_OFFLINE=1 のときだけダウンロードせず、足りないものを日本語で伝える。
+       講師用の prefetch は download=True で呼ぶ）。
     どちらもだめなら、何をすればよいかを日本語で説明する MNISTDataError を出す。
     """
     given = os.environ.get(DATA_ENV)
@@ -161,7 +164,9 @@ def mnist_root(download: bool = True, timeout: float = 30.0) -> Path:
     root = cache_dir() / "data"
     raw = root / "MNIST" / "raw"
     problems = _problems(raw)
-    if problems and is_offline():
+    if download is None:
+        download = not is_offline()
+    if problems and not download and is_offline():
         raise _report(
             raw, problems,
             f"オフラインの指定（{OFFLINE_ENV}=1）があるのでダウンロードしません。講師の方は、ネットワークのある所で "

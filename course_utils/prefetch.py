@@ -19,15 +19,11 @@ from course_utils.mnist_files import (DATA_ENV, FILES, OFFLINE_ENV, MNISTDataErr
 def prefetch() -> bool:
     """MNIST を用意し（なければダウンロードして MD5 を検査し）、結果をまとめて表示する。成功なら True。"""
     print(f"キャッシュの場所: {cache_dir()}（環境変数 COURSE_CACHE_DIR で変更できます）")
-    saved = os.environ.pop(OFFLINE_ENV, None)  # 用意するときはダウンロードを許す
     try:
-        root = mnist_root(download=True)
+        root = mnist_root(download=True)  # オフラインの指定があっても、用意するときはダウンロードする
     except MNISTDataError as error:
         print(f"✗ MNIST を用意できませんでした:\n{error}")
         return False
-    finally:
-        if saved is not None:
-            os.environ[OFFLINE_ENV] = saved
     raw = root / "MNIST" / "raw"
     size = sum((raw / name).stat().st_size for name in FILES) / 1e6
     where = f"{DATA_ENV} のフォルダ" if os.environ.get(DATA_ENV) else "キャッシュ"

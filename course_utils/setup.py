@@ -20,9 +20,14 @@ QUICK_ENV = "COURSE_QUICK"
 _FONT_FILE = Path("fonts") / "ipaexg.ttf"  # japanize-matplotlib に同梱の IPAex ゴシック
 
 
+def env_flag(name: str) -> bool:
+    """環境変数 name が 1・true・yes・on（大文字小文字は問わない）なら True を返す。"""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def is_quick() -> bool:
     """クイックモード（環境変数 COURSE_QUICK=1）なら True を返す。"""
-    return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_flag(QUICK_ENV)
 
 
 def by_mode(full: T, quick: T) -> T:
