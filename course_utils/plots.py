@@ -14,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 from course_utils.data import MNIST_MEAN, MNIST_STD
 
 
-def _as_images(images) -> np.ndarray:
+def as_images(images) -> np.ndarray:
     """(N,28,28) や (N,1,28,28) の画像を (N,28,28) の NumPy 配列にする。"""
     array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     return array.reshape(len(array), *array.shape[-2:])
@@ -38,7 +38,7 @@ def _grid(n: int, ncols: int, size: float) -> tuple[Figure, np.ndarray]:
 def show_digits(images, labels: Sequence | None = None, ncols: int = 10,
                 title: str = "MNIST の数字", size: float = 1.2) -> Figure:
     """数字の画像を格子状に並べ、ラベルがあれば上に書く（00, 01 で導入）。"""
-    images = _as_images(images)
+    images = as_images(images)
     fig, axes = _grid(len(images), ncols, size)
     for i, ax in enumerate(axes.flat[:len(images)]):
         ax.imshow(images[i], cmap="gray_r")
@@ -54,7 +54,7 @@ def show_predictions(images, y: Sequence, y_hat: Sequence, ncols: int = 8,
                      class_names: Sequence[str] | None = None,
                      size: float = 1.5) -> Figure:
     """予測を「✓ T:7 P:7」（緑）や「✗ T:4 P:9」（赤）の形で画像の上に書く（03 で導入）。"""
-    images = _as_images(images)
+    images = as_images(images)
     name = class_names.__getitem__ if class_names else str
     fig, axes = _grid(len(images), ncols, size)
     for i, ax in enumerate(axes.flat[:len(images)]):

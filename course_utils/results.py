@@ -19,13 +19,17 @@ def record_result(metric: str, value: float, label: str, percent: bool = True) -
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{label} の値が数ではありません: {value}")
-    shown = f"{value:.2%}" if percent else f"{value:.4g}"
-    print(f"記録: {label} = {shown}")
+    print(f"記録: {label} = {format_value(value, percent)}")
     path = os.environ.get(RESULTS_ENV)
     if path:
         line = {"metric": metric, "value": value, "label": label, "percent": percent}
         with Path(path).open("a", encoding="utf-8") as f:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def format_value(value: float, percent: bool) -> str:
+    """記録の値を表示用の文字列にする（割合なら %、そうでなければ有効数字 4 桁）。"""
+    return f"{value:.2%}" if percent else f"{value:.4g}"
 
 
 def read_results(path: str | Path) -> dict[str, dict]:

@@ -110,9 +110,9 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
         history["train_loss"].append(train_loss)
         history["train_acc"].append(int(correct) / count)
         for name, loader in evaluated.items():
-            loss, acc = evaluate(model, loader, loss_fn, device)
-            history[f"{name}_loss"].append(loss)
-            history[f"{name}_acc"].append(acc)
+            eval_loss, eval_acc = evaluate(model, loader, loss_fn, device)
+            history[f"{name}_loss"].append(eval_loss)
+            history[f"{name}_acc"].append(eval_acc)
         history["seconds"].append(time.perf_counter() - start)
         bar.set_postfix_str(f"エポック {epoch + 1}/{num_epochs} 損失 {train_loss:.4f}"
                             + _accuracy_text(history))

@@ -11,13 +11,12 @@ from typing import Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 from torch import nn
 
-from course_utils.plots import show_predictions
+from course_utils.plots import as_images, show_predictions
 
 ALL = -1  # 絞り込みの「すべて」
 
@@ -43,11 +42,6 @@ def _names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
     return list(class_names) if class_names else [str(k) for k in range(num_classes)]
 
 
-def _as_image(image) -> np.ndarray:
-    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    return array.reshape(array.shape[-2:])
-
-
 class PredictionExplorer:
     """スライダーでテスト画像を選び、画像とクラス確率の棒グラフを表示する部品。"""
 
@@ -71,7 +65,7 @@ class PredictionExplorer:
         true, pred = int(self.y[index]), int(probs.argmax())
         fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4),
                                           gridspec_kw={"width_ratios": [1, 2]})
-        left.imshow(_as_image(self.images[index]), cmap="gray_r")
+        left.imshow(as_images(self.images[index:index + 1])[0], cmap="gray_r")
         left.set_title(f"{index} 番（正解 {self.class_names[true]}）")
         left.axis("off")
         colors = ["tab:gray"] * len(probs)

@@ -30,11 +30,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from course_utils.data import FastLoader, load_mnist
+from course_utils.data import FastLoader, load_mnist, to_tensors
 from course_utils.mnist_files import MNISTDataError, mnist_root
 from course_utils.models import CNN
-from course_utils.results import RESULTS_ENV, read_results
-from course_utils.setup import QUICK_ENV
+from course_utils.results import RESULTS_ENV, format_value, read_results
+from course_utils.setup import QUICK_ENV, get_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ EXTRA_METRICS = {"baseline_random": "当て推量", "baseline_majority": "多数
 
 def device_info() -> dict[str, str]:
     """このマシンで講座が使うデバイスの種類と名前（ノートブックと同じ選び方）。"""
-    if torch.cuda.is_available():
+    if get_device().type == "cuda":
         return {"device_kind": "gpu", "device": torch.cuda.get_device_name(0)}
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -147,11 +147,11 @@ def loader_benchmark(device: torch.device) -> list[dict]:
     models = {"softmax": ("ソフトマックス回帰",
                           lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10))),
               "cnn": ("03 の CNN", CNN)}
+    X_warm, y_warm = to_tensors(train_set)
+    warm_up = FastLoader(X_warm[:512], y_warm[:512], batch_size=128, device=device)
     rows = []
     for key, (label, make) in models.items():
         # 最初の数回の計算はライブラリの準備で遅いので、測る前に少し回しておく
-        warm_up = FastLoader.from_dataset(train_set, batch_size=128, device=device)
-        warm_up.X, warm_up.y = warm_up.X[:512], warm_up.y[:512]
         one_epoch_seconds(make().to(device), warm_up, device)
         times = {}
         for loader_name in ("DataLoader", "FastLoader"):
@@ -322,12 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         run = run_notebook(path, args.timeout, args.build)
         runs.append(run)
-        shown = ", ".join(f"{m['label']} {m['value']:.2%}" if m["percent"]
-                          else f"{m['label']} {m['value']:.4g}"
+        shown = ", ".join(f"{m['label']} {format_value(m['value'], m['percent'])}"
                           for m in run["metrics"].values())
         print(f"{path.stem}: {run['status']} {run['wall_s']:.1f} 秒 {shown} {run['detail']}")
-    loaders = [] if args.no_loaders else loader_benchmark(
-        torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    loaders = [] if args.no_loaders else loader_benchmark(get_device())
 
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
     results = merge(results, runs, loaders, info)
