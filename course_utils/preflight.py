@@ -28,7 +28,7 @@ TESTED = {
     "ipywidgets": ("7.7", "8.1"),
     "matplotlib": ("3.7", "3.11"),
 }
-NEEDED_DISK_GB = 2.0  # MNIST（約 0.1 GB）と 06 の事前学習済みモデルの重み（合わせて 1 GB あまり）
+NEEDED_DISK_GB = 3.0  # MNIST（約 0.1 GB）と 06 の事前学習済みモデルの重み（9 個で約 2.5 GB）
 HUB_URL = "https://huggingface.co"
 
 

@@ -189,7 +189,7 @@ def test_prefetch_fills_the_cache_that_offline_mode_then_uses(mirror, monkeypatc
 
     monkeypatch.setattr(mnist_files, "MIRRORS", (mirror,))
     monkeypatch.setenv("COURSE_OFFLINE", "1")  # 用意するときだけはダウンロードを許す
-    assert prefetch()
+    assert prefetch(models=False)
     out = capsys.readouterr().out
     assert "✓ MNIST: 4 ファイル" in out
     assert mnist_files.os.environ["COURSE_OFFLINE"] == "1"  # 元に戻っている
@@ -204,5 +204,5 @@ def test_prefetch_reports_failure_in_japanese(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(mnist_files, "MIRRORS", ("http://127.0.0.1:9/",))
-    assert not prefetch()
+    assert not prefetch(models=False)
     assert "✗ MNIST を用意できませんでした" in capsys.readouterr().out

@@ -1,0 +1,178 @@
+"""06 で使う事前学習済みモデル（timm）の一覧と、重みの読み込み。
+
+重みはキャッシュ（COURSE_CACHE_DIR/timm/<タグ>/model.safetensors）に置き、なければ
+Hugging Face Hub からダウンロードする（進み具合を表示）。クイックモード、オフラインでキャッシュに
+ないとき、ダウンロードできないときは、同じ構造のランダムな重みのモデルを作り、理由を返す。
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+from course_utils.mnist_files import OFFLINE_ENV, cache_dir, is_offline
+from course_utils.preflight import HUB_URL, Finding, check_url
+from course_utils.setup import is_quick
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """06 で比べるモデル 1 つ。top1 は公表された ImageNet-1k 検証データの top-1 正解率（%）。"""
+
+    name: str  # 表示名
+    tag: str  # timm のモデル名.重みのタグ
+    family: str  # "CNN" または "Transformer"
+    top1: float
+    source: str  # top1 の出典
+    quick_kwargs: dict = field(default_factory=dict)  # クイックモードで層を減らす指定
+    min_free_gib: float = 0.0  # 読み込む前に空いていてほしいメモリ（GiB）
+    smaller: str = ""  # メモリが足りないときに代わりに使うモデルの表示名
+
+    @property
+    def short_tag(self) -> str:
+        return self.tag.split(".")[0]
+
+
+# top1 の出典。どれも、下の一覧の重みを、この一覧と同じ入力の大きさで評価した値。
+TORCHVISION = "torchvision のドキュメント（V1 の重み）"
+CONVNEXT_PAPER = "Liu et al., CVPR 2022（224×224）"
+TIMM_RESULTS = "timm の results-imagenet.csv"
+_RESNET = {"layers": (1, 1, 1, 1)}
+_CONVNEXT = {"depths": (1, 1, 1, 1)}
+_VIT = {"depth": 1}
+
+MODELS = (
+    ModelSpec("ResNet-18", "resnet18.tv_in1k", "CNN", 69.76, TORCHVISION, _RESNET),
+    ModelSpec("ResNet-50", "resnet50.tv_in1k", "CNN", 76.13, TORCHVISION, _RESNET),
+    ModelSpec("ResNet-101", "resnet101.tv_in1k", "CNN", 77.37, TORCHVISION, _RESNET),
+    ModelSpec("ViT-B/16", "vit_base_patch16_224.augreg2_in21k_ft_in1k", "Transformer", 85.10,
+              TIMM_RESULTS, _VIT),
+    ModelSpec("ConvNeXt-T", "convnext_tiny.fb_in1k", "CNN", 82.1, CONVNEXT_PAPER, _CONVNEXT),
+    ModelSpec("EVA-02-Ti", "eva02_tiny_patch14_336.mim_in22k_ft_in1k", "Transformer", 80.63,
+              TIMM_RESULTS, _VIT),
+    ModelSpec("EVA-02-S", "eva02_small_patch14_336.mim_in22k_ft_in1k", "Transformer", 85.72,
+              TIMM_RESULTS, _VIT),
+    ModelSpec("EVA-02-B", "eva02_base_patch14_448.mim_in22k_ft_in22k_in1k", "Transformer", 88.69,
+              TIMM_RESULTS, _VIT),
+    ModelSpec("EVA-02-L", "eva02_large_patch14_448.mim_m38m_ft_in22k_in1k", "Transformer", 90.05,
+              TIMM_RESULTS, _VIT, min_free_gib=4.0, smaller="EVA-02-B"),
+)
+
+
+def spec_by_name(name: str) -> ModelSpec:
+    """表示名（"ResNet-50" など）から ModelSpec を返す。"""
+    for spec in MODELS:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"{name} というモデルは一覧にありません: {[s.name for s in MODELS]}")
+
+
+def weights_path(tag: str) -> Path:
+    """重みファイルのキャッシュ上の場所。"""
+    return cache_dir() / "timm" / tag / WEIGHTS_FILE
+
+
+def free_memory_gib(device: torch.device | str) -> float | None:
+    """デバイスの空きメモリ（GiB）。GPU は空き VRAM、CPU は /proc/meminfo の MemAvailable。分からなければ None。"""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return free / 2**30
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_note(spec: ModelSpec, device: torch.device | str) -> str | None:
+    """メモリが足りずに spec を使えないなら、その理由（日本語）を返す。使えるなら None。"""
+    if not spec.min_free_gib:
+        return None
+    free = free_memory_gib(device)
+    if free is None or free >= spec.min_free_gib:
+        return None
+    where = "GPU" if torch.device(device).type == "cuda" else "メモリ"
+    return (f"{spec.name} は {where} の空きが {spec.min_free_gib:.0f} GiB 以上あるときだけ使います"
+            f"（いまの空きは {free:.1f} GiB）。代わりに一つ小さい {spec.smaller} の結果を見てください。")
+
+
+def download_weights(tag: str) -> Path:
+    """Hugging Face Hub から重みをキャッシュへダウンロードし、その場所を返す（進み具合を表示）。"""
+    from huggingface_hub import hf_hub_download
+
+    hub_id = timm.models.get_pretrained_cfg(tag).hf_hub_id
+    path = weights_path(tag)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hf_hub_download(repo_id=hub_id, filename=WEIGHTS_FILE, local_dir=path.parent)
+    return path
+
+
+@lru_cache(maxsize=1)
+def hub_finding() -> Finding:
+    """Hugging Face Hub に届くかを一度だけ調べる（届かないのに 9 個のモデルで待たないため）。"""
+    return check_url("モデルのハブ", HUB_URL, "重みのダウンロードに要ります。")
+
+
+@dataclass
+class LoadedModel:
+    """読み込んだモデル。pretrained が False ならランダムな重みで、note にその理由がある。"""
+
+    spec: ModelSpec
+    model: nn.Module
+    pretrained: bool
+    note: str
+
+
+def _random_model(spec: ModelSpec, reason: str) -> LoadedModel:
+    kwargs = spec.quick_kwargs if is_quick() else {}
+    model = timm.create_model(spec.tag, pretrained=False, **kwargs)
+    return LoadedModel(spec, model.eval(), False, f"ランダムな重み: {reason}")
+
+
+def load_model(spec: ModelSpec) -> LoadedModel:
+    """spec のモデルを作り、学習済みの重みを読み込む。読めないときはランダムな重みにして理由を添える。
+
+    クイックモードでは、ネットワークを使わず、層を減らした小さなランダムな重みのモデルを作る。
+    """
+    if is_quick():
+        return _random_model(spec, "クイックモード（層を減らした小さなモデル）")
+    path = weights_path(spec.tag)
+    if not path.exists():
+        if is_offline():
+            return _random_model(
+                spec, f"{OFFLINE_ENV}=1 ですが、キャッシュに重み {path} がありません。"
+                "ネットワークにつながる端末で python -m course_utils.prefetch を実行して用意してください")
+        hub = hub_finding()
+        if hub.level != "ok":
+            return _random_model(spec, f"{hub.message}{hub.fix}")
+        print(f"{spec.name} の重みをダウンロードします（{spec.tag}）")
+        try:
+            download_weights(spec.tag)
+        except Exception as error:  # ネットワークの失敗は種類が多いので、まとめて日本語で伝える
+            return _random_model(
+                spec, f"重みをダウンロードできませんでした（{type(error).__name__}: "
+                f"{str(error).splitlines()[0][:120] if str(error) else ''}）。"
+                "ネットワークの接続を確かめ、このセルをもう一度実行してください")
+    try:
+        model = timm.create_model(spec.tag, pretrained=True,
+                                  pretrained_cfg_overlay={"file": str(path)})
+    except Exception as error:  # 途中で切れたファイルなど
+        return _random_model(
+            spec, f"キャッシュの重み {path} を読めませんでした（{type(error).__name__}）。"
+            "ファイルが壊れている可能性があります。このファイルを消して、もう一度実行してください")
+    return LoadedModel(spec, model.eval(), True, f"学習済みの重み（{path}）")

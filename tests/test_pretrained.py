@@ -1,0 +1,175 @@
+"""06 の重みの読み込みを、テストが自分で書いた重みファイルで確かめる（ハブには接続しない）。
+
+講座の本物の読み込みの道筋（キャッシュの場所 → timm.create_model(pretrained=True, file=...)）を通り、
+重みが 1 つも変わらずに届くこと、届かないときはランダムな重みと日本語の理由になることを見る。
+"""
+
+import urllib.request
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+from course_utils import pretrained
+from course_utils.preflight import Finding
+from course_utils.pretrained import (MODELS, free_memory_gib, load_model, memory_note,
+                                     spec_by_name, weights_path)
+
+SMALL = ["ResNet-18", "EVA-02-Ti", "ConvNeXt-T"]  # 書き出しても小さいもの（CNN と Transformer）
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """空のキャッシュ、通常モード、通信したら失敗。"""
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("通信しようとした"))
+    hub_finding = pretrained.hub_finding  # 1 回だけ調べた結果を、テストの前後で忘れさせる
+    hub_finding.cache_clear()
+    yield tmp_path
+    hub_finding.cache_clear()
+
+
+def write_weights(spec, seed):
+    """spec と同じ構造のモデルを seed で作り、その重みをキャッシュの場所に書いて返す。"""
+    torch.manual_seed(seed)
+    state = timm.create_model(spec.tag).state_dict()
+    path = weights_path(spec.tag)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({name: value.contiguous() for name, value in state.items()}, str(path))
+    return state
+
+
+def assert_same(state, model):
+    loaded = model.state_dict()
+    assert loaded.keys() == state.keys()
+    for name, value in state.items():
+        assert torch.equal(loaded[name], value), name
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_weights_in_the_cache_arrive_unchanged(cache, monkeypatch, name):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")  # キャッシュにあれば、オフラインでも読める
+    spec = spec_by_name(name)
+    state = write_weights(spec, seed=1)
+    item = load_model(spec)
+    assert item.pretrained and str(weights_path(spec.tag)) in item.note
+    assert not item.model.training
+    assert_same(state, item.model)
+
+
+def test_download_goes_into_the_cache_and_is_loaded(cache, monkeypatch):
+    spec = spec_by_name("EVA-02-Ti")
+    calls = []
+
+    def fake_hub_download(repo_id, filename, local_dir):  # ハブの代わりに、テストが書いたファイルを置く
+        calls.append((repo_id, filename))
+        return write_weights(spec, seed=2)
+
+    import huggingface_hub
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hub_download)
+    monkeypatch.setattr(pretrained, "hub_finding", lambda: Finding("ok", "モデルのハブ", "届く"))
+    torch.manual_seed(2)
+    state = timm.create_model(spec.tag).state_dict()
+    item = load_model(spec)
+    assert calls == [("timm/" + spec.tag, "model.safetensors")]
+    assert item.pretrained and weights_path(spec.tag).exists()
+    assert_same(state, item.model)
+    load_model(spec)  # 2 回目はキャッシュから読み、ダウンロードしない
+    assert len(calls) == 1
+
+
+def test_offline_without_cache_gives_random_weights_and_the_fix(cache, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    spec = spec_by_name("ResNet-18")
+    item = load_model(spec)
+    assert not item.pretrained
+    assert "COURSE_OFFLINE=1" in item.note and "course_utils.prefetch" in item.note
+    assert str(weights_path(spec.tag)) in item.note
+    assert item.model.fc.out_features == 1000
+
+
+def test_unreachable_hub_is_checked_once_and_explained(cache, monkeypatch):
+    checks = []
+
+    def unreachable(topic, url, needed_for, timeout=5.0):
+        checks.append(url)
+        return Finding("warning", topic, f"{url} に接続できません（テスト）。", needed_for)
+
+    monkeypatch.setattr(pretrained, "check_url", unreachable)
+    notes = [load_model(spec_by_name(name)).note for name in SMALL]
+    assert checks == ["https://huggingface.co"]
+    assert all(note.startswith("ランダムな重み") and "接続できません" in note for note in notes)
+
+
+def test_broken_cache_file_is_reported_not_raised(cache, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    spec = spec_by_name("ResNet-18")
+    path = weights_path(spec.tag)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00" * 100)
+    item = load_model(spec)
+    assert not item.pretrained and "壊れている可能性" in item.note and str(path) in item.note
+
+
+def test_quick_mode_builds_small_random_models_without_the_cache(cache, monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    spec = spec_by_name("EVA-02-L")
+    item = load_model(spec)
+    assert not item.pretrained and "クイックモード" in item.note
+    assert len(item.model.blocks) == 1  # 本物は 24 ブロック
+    assert timm.data.resolve_model_data_config(item.model)["input_size"] == (3, 448, 448)
+    with torch.inference_mode():
+        assert item.model(torch.zeros(1, 3, 448, 448)).shape == (1, 1000)
+
+
+def test_memory_guard_only_for_the_large_model(monkeypatch):
+    large, small = spec_by_name("EVA-02-L"), spec_by_name("ResNet-18")
+    monkeypatch.setattr(pretrained, "free_memory_gib", lambda device: 1.5)
+    note = memory_note(large, "cpu")
+    assert "EVA-02-B" in note and "1.5 GiB" in note and "4 GiB" in note
+    assert memory_note(small, "cpu") is None
+    monkeypatch.setattr(pretrained, "free_memory_gib", lambda device: 64.0)
+    assert memory_note(large, "cpu") is None
+
+
+def test_free_memory_is_a_positive_number_here():
+    free = free_memory_gib("cpu")
+    assert free is None or free > 0
+
+
+def test_catalog_tags_exist_in_timm_with_1000_classes():
+    assert len({spec.name for spec in MODELS}) == len(MODELS)
+    eva = [spec for spec in MODELS if spec.tag.startswith("eva02")]
+    assert len({spec.tag.split("_patch")[0] for spec in eva}) >= 2  # EVA-02 は大きさを 2 つ以上
+    for spec in MODELS:
+        cfg = timm.models.get_pretrained_cfg(spec.tag)
+        assert cfg is not None and cfg.num_classes == 1000, spec.tag
+        assert "mim_in22k" not in spec.tag or "_ft_" in spec.tag  # ヘッドのない事前学習だけの重みは使わない
+        assert 60 < spec.top1 < 95 and spec.source
+    assert spec_by_name(spec_by_name("EVA-02-L").smaller)
+
+
+def test_prefetch_downloads_missing_weights_and_checks_them(cache, monkeypatch, capsys):
+    from course_utils.prefetch import prefetch_models
+
+    written = []
+
+    def fake_download(tag):
+        spec = next(s for s in MODELS if s.tag == tag)
+        path = weights_path(tag)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"w": torch.zeros(2)}, str(path))  # 中身は検査しない: 読めるファイルなら十分
+        written.append(spec.name)
+        return path
+
+    monkeypatch.setattr(pretrained, "download_weights", fake_download)
+    monkeypatch.setattr(pretrained, "hub_finding", lambda: Finding("ok", "モデルのハブ", "届く"))
+    weights_path(MODELS[0].tag).parent.mkdir(parents=True)
+    weights_path(MODELS[0].tag).write_bytes(b"broken")  # 1 つは壊れたファイルが置いてある
+    assert not prefetch_models()
+    out = capsys.readouterr().out
+    assert written == [spec.name for spec in MODELS[1:]]
+    assert f"✗ {MODELS[0].name}" in out and f"{len(MODELS)} 個のうち {len(MODELS) - 1} 個" in out
