@@ -454,9 +454,77 @@ def _lesson05() -> SimpleNamespace:
             "    return X.unfold(2, p, p).unfold(3, p, p).reshape(B, (28 // p) ** 2, p * p)"),
     )
 
+# --- 06 事前学習済みモデル -----------------------------------------------------------
+
+VIT_B16_PARAMS = 86_567_656  # timm の vit_base_patch16_224 のパラメータ数
+
+
+def _check_vit_fp16_mb(answer: Any) -> Problem:
+    value = _number(answer)
+    expected = VIT_B16_PARAMS * 2 / 1e6
+    if abs(value - expected) <= 0.1:
+        return None
+    if abs(value - VIT_B16_PARAMS * 4 / 1e6) <= 0.1:
+        return "それは float32（1 個 4 バイト）の大きさです。float16 は 1 個 2 バイトです。"
+    if abs(value - VIT_B16_PARAMS * 2 / 2**20) <= 0.1:
+        return "2²⁰ バイトで割っています（MiB）。ここでは 1 MB = 10⁶ バイトで答えます。"
+    if abs(value - VIT_B16_PARAMS / 1e6) <= 0.1:
+        return "それはパラメータ数（百万単位）です。1 個あたりのバイト数を掛けます。"
+    return f"{value:g} MB ではありません。パラメータ数 × 2 バイト ÷ 10⁶ です。"
+
+
+def _check_top_k_from_logits(function: Any) -> Problem:
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 1000, generator=generator) * 3
+    expected = torch.softmax(logits, dim=1).topk(5, dim=1)
+    result = _call(function, logits.clone(), 5)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        return "(確率, クラス番号) の 2 つを返してください。"
+    probs, indices = _tensor(result[0]), torch.as_tensor(result[1])
+    if probs.shape != (3, 5) or indices.shape != (3, 5):
+        return (f"形が {tuple(probs.shape)} と {tuple(indices.shape)} です。"
+                "3 枚・k = 5 なら、どちらも (3, 5) のはずです。")
+    if torch.equal(indices, logits.topk(5, dim=1).indices) and torch.allclose(probs, logits.topk(5, dim=1).values):
+        return "ロジットの値をそのまま返しています。ソフトマックスで確率にしてから選びます。"
+    if not torch.equal(indices.long(), expected.indices):
+        if torch.equal(indices.long(), torch.softmax(logits, dim=0).topk(5, dim=1).indices):
+            return "ソフトマックスを画像の方向（dim=0）にかけています。クラスの方向（dim=1）にかけます。"
+        return "クラス番号が違います。確率の高い順に 5 つ選べているか確かめてください。"
+    if not torch.allclose(probs, expected.values, atol=1e-5):
+        if torch.allclose(probs, expected.values * 100, atol=1e-3):
+            return "% にしています。0〜1 の確率のまま返してください。"
+        return "番号は合っていますが、確率が違います。ソフトマックスを 1,000 クラスの方向にかけます。"
+    return None
+
+
+def _lesson06() -> SimpleNamespace:
+    return SimpleNamespace(
+        q1=Exercise(
+            "ConvNeXt-T の前処理で短い辺をそろえる大きさ", _count(256, {
+                224: "224 は切り抜いた後の大きさです。切り抜く前は、それより大きくします。",
+                196: "224 × 0.875 を計算しています。224 を crop_pct で割ります。",
+                255: "224 / 0.875 = 256 です（割り切れます）。",
+                257: "224 / 0.875 = 256 です（割り切れます）。"}),
+            ["crop_pct は、そろえた短い辺のうち、切り抜いて残す割合です。",
+             "短い辺 = 入力の大きさ ÷ crop_pct を、小数点以下を切り捨てて整数にします。"],
+            "224 / 0.875 = 256。print(transforms[\"ConvNeXt-T\"]) の Resize(size=256) で確かめられます。"),
+        q2=Exercise(
+            "ViT-B/16 の重みの大きさ（float16）", _check_vit_fp16_mb,
+            ["ViT-B/16 のパラメータ数は 86,567,656 個です。",
+             "float16 は 1 個 2 バイトです。バイト数を 10⁶ で割ると MB です。"],
+            "86,567,656 × 2 / 10⁶ ≈ 173.1 MB（float32 なら 346.3 MB）"),
+        q3=Exercise(
+            "ロジットから top-k", _check_top_k_from_logits,
+            ["まず torch.softmax(logits, dim=1) で、画像ごとに 1,000 クラスの確率にします。",
+             "テンソルの .topk(k, dim=1) は、値の大きい順に (値, 番号) を返します。"],
+            "def top_k_from_logits(logits, k):\n"
+            "    top = torch.softmax(logits, dim=1).topk(k, dim=1)\n"
+            "    return top.values, top.indices"),
+    )
+
 
 _LESSONS = {"00": _lesson00, "01": _lesson01, "02": _lesson02, "03": _lesson03, "04": _lesson04,
-            "05": _lesson05}
+            "05": _lesson05, "06": _lesson06}
 
 
 def exercises(lesson: str) -> SimpleNamespace:

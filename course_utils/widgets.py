@@ -1,21 +1,25 @@
-"""予測を手で確かめる対話的な部品（ipywidgets 7.7 と 8 の両方で動く。01・03・04 で使う）。
+"""予測を手で確かめる対話的な部品（ipywidgets 7.7 と 8 の両方で動く。01・03・04・05・06 で使う）。
 
 - PredictionExplorer: テスト画像を 1 枚選び、画像とモデルのクラス確率を並べて見る。
 - MistakesBrowser: 間違えたテスト画像を、正解・予測のクラスで絞り込んでページ送りで見る。
-どちらも、ノートブックのセルの最後に置くと表示される。
+- PhotoUploader: 学習者の写真を受け取り、確かめてから分類の関数に渡す（06）。
+どれも、ノートブックのセルの最後に置くと表示される。
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 from matplotlib.figure import Figure
+from PIL import Image
 from torch import nn
 
+from course_utils.images import ImageInputError, open_image
 from course_utils.plots import as_images, show_predictions
 
 ALL = -1  # 絞り込みの「すべて」
@@ -156,3 +160,67 @@ class MistakesBrowser:
     def _ipython_display_(self) -> None:
         display(self.widget)
         self.show()
+
+
+def uploaded_files(value) -> list[tuple[str, bytes]]:
+    """FileUpload の value を [(ファイル名, 中身), ...] にする（ipywidgets 7 は辞書、8 はタプル）。"""
+    if isinstance(value, dict):  # 7.x: {名前: {"metadata": {...}, "content": bytes}}
+        return [(name, bytes(item["content"])) for name, item in value.items()]
+    return [(item["name"], bytes(item["content"])) for item in value]  # 8.x
+
+
+class PhotoUploader:
+    """写真を選ぶ（またはファイル名を入れる）と、open_image で開いて classify(画像, 名前) を呼ぶ部品。
+
+    Colab の FileUpload は大きなファイル（1 MB 前後から）が届かないことがあるので、
+    左の「ファイル」欄にアップロードしてファイル名を入れる方法も用意する。
+    """
+
+    def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
+        self.classify = classify
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="写真を選ぶ")
+        self.path = widgets.Text(placeholder="例: my_photo.jpg または /content/my_photo.jpg",
+                                 description="ファイル名")
+        self.button = widgets.Button(description="このファイルで試す")
+        self.output = widgets.Output()
+        self.upload.observe(self._on_upload, names="value")
+        if "_counter" in self.upload.trait_names():  # 7.x: 選んだのに中身が届かない場合を知らせる
+            self.upload.observe(self._on_counter, names="_counter")
+        self.button.on_click(lambda button: self.run(self.path.value))
+        self.widget = widgets.VBox([
+            self.upload, widgets.HBox([self.path, self.button]), self.output])
+
+    def run(self, source: bytes | str, name: str = "") -> None:
+        """ファイルの中身（bytes）かファイル名の画像を開いて classify に渡す。使えなければ理由を表示する。"""
+        if isinstance(source, str):
+            source = source.strip()
+            name = name or Path(source).name
+        with self.output:
+            self.output.clear_output(wait=True)
+            if not source:
+                print("ファイル名を入力してください。")
+                return
+            try:
+                image, notes = open_image(source, name)
+            except ImageInputError as error:
+                print(f"✗ {error}")
+                return
+            for note in notes:
+                print(f"・{note}")
+            self.classify(image, name)
+
+    def _on_upload(self, change) -> None:
+        files = uploaded_files(change["new"])
+        if files:
+            self.run(files[-1][1], files[-1][0])
+
+    def _on_counter(self, change) -> None:
+        if change["new"] and not uploaded_files(self.upload.value):
+            with self.output:
+                self.output.clear_output(wait=True)
+                print("✗ ファイルを選びましたが、中身が届きませんでした（Colab では 1 MB 前後より大きい"
+                      "ファイルで起きます）。左の「ファイル」欄（フォルダのアイコン）にアップロードし、"
+                      "上の欄にファイル名を入れて「このファイルで試す」を押してください。")
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)

@@ -232,3 +232,33 @@ def test_00_checks(capsys):
     passes(ex.q3, (photo, photo @ np.array([0.299, 0.587, 0.114])))
     fails(ex.q3, (photo, photo.mean(axis=2)), "単純な平均")
     fails(ex.q3, (photo, photo), "形が")
+
+
+def test_06_checks():
+    ex = exercises("06")
+    passes(ex.q1, 256)
+    fails(ex.q1, 224, "切り抜いた後")
+    fails(ex.q1, 196, "割ります")
+    passes(ex.q2, 173.1)
+    fails(ex.q2, 346.3, "float32")
+    fails(ex.q2, 165.1, "MiB")
+    fails(ex.q2, 86.6, "パラメータ数")
+
+    def good(logits, k):
+        top = torch.softmax(logits, dim=1).topk(k, dim=1)
+        return top.values, top.indices
+
+    passes(ex.q3, good)
+    fails(ex.q3, lambda logits, k: tuple(logits.topk(k, dim=1)), "ロジットの値をそのまま")
+    fails(ex.q3, lambda logits, k: tuple(torch.softmax(logits, dim=0).topk(k, dim=1)), "dim=0")
+    fails(ex.q3, lambda logits, k: (good(logits, k)[0] * 100, good(logits, k)[1]), "%")
+    fails(ex.q3, lambda logits, k: good(logits, k)[0], "2 つを返して")
+
+
+def test_06_parameter_count_matches_timm():
+    import timm
+
+    from course_utils.exercises import VIT_B16_PARAMS
+
+    model = timm.create_model("vit_base_patch16_224")
+    assert sum(p.numel() for p in model.parameters()) == VIT_B16_PARAMS

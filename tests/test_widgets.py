@@ -92,3 +92,55 @@ def test_mistakes_browser_pages_forward_and_back_within_range():
     assert browser.page == 0 and browser.status.value == "2 枚中 1〜2 枚目"
     browser.true_filter.value = ALL
     assert len(browser.selected()) == 6
+
+
+def _png(image):
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_uploaded_files_reads_both_ipywidgets_formats():
+    from course_utils.widgets import uploaded_files
+
+    v7 = {"a.png": {"metadata": {"name": "a.png"}, "content": b"123"}}
+    v8 = ({"name": "b.png", "type": "image/png", "size": 3, "content": memoryview(b"456")},)
+    assert uploaded_files(v7) == [("a.png", b"123")]
+    assert uploaded_files(v8) == [("b.png", b"456")]
+    assert uploaded_files({}) == [] and uploaded_files(()) == []
+
+
+def test_photo_uploader_converts_photos_and_explains_bad_files(tmp_path, capsys):
+    from PIL import Image
+
+    from course_utils.widgets import PhotoUploader
+
+    seen = []
+    uploader = PhotoUploader(lambda image, name: seen.append((image.mode, image.size, name)))
+    uploader.run(_png(Image.new("LA", (20, 10))), "gray.png")
+    uploader.run(b"%PDF-1.4 not an image", "paper.pdf")
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (8, 6)).save(path)
+    uploader.path.value = f"  {path}  "
+    uploader.button.click()
+    uploader.run("")
+    out = capsys.readouterr().out
+    assert seen == [("RGB", (20, 10), "gray.png"), ("RGB", (8, 6), "photo.png")]
+    assert "透明な部分を白で" in out
+    assert "✗ paper.pdf は画像として読めません" in out
+    assert "ファイル名を入力してください" in out
+
+
+def test_photo_uploader_reacts_to_an_upload():
+    from PIL import Image
+
+    from course_utils.widgets import PhotoUploader
+
+    seen = []
+    uploader = PhotoUploader(lambda image, name: seen.append(name))
+    uploader._on_upload({"new": {"c.png": {"metadata": {}, "content": _png(Image.new("RGB", (4, 4)))}}})
+    uploader._on_upload({"new": ({"name": "d.png", "content": memoryview(_png(Image.new("RGB", (4, 4))))},)})
+    uploader._on_upload({"new": ()})
+    assert seen == ["c.png", "d.png"]
