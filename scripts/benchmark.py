@@ -49,7 +49,10 @@ TARGETS = {
     "03_cnn": {"acc": 0.992, "cpu_s": 360, "gpu_s": 60},
     "04_four_vs_nine": {"acc": 0.990, "cpu_s": 480, "gpu_s": 90},
     "05_vision_transformer": {"acc": 0.985, "acc_gpu": 0.995, "cpu_s": 1200, "gpu_s": 300},
+    # 06 は正解率の代わりに、サンプル写真で妥当なクラスが top-5 に入った割合（学習済みの重みのときだけ記録される）
+    "06_pretrained_models": {"top5": 1.0, "cpu_s": 600, "gpu_s": 180},
 }
+LATENCY_PREFIX = "latency_ms_"  # 06 のモデルごとの 1 枚の時間
 # 表で正解率の横に括弧で添える記録（04 のベースライン）
 EXTRA_METRICS = {"baseline_random": "当て推量", "baseline_majority": "多数派",
                  "baseline_linear": "線形"}
@@ -204,6 +207,8 @@ def _target_text(name: str) -> str:
     if not target:
         return "–"
     parts = []
+    if "top5" in target:
+        parts.append(f"サンプル写真で top-5 が妥当 {target['top5']:.0%}")
     if "acc" in target:
         acc = f"{target['acc']:.1%}"
         if "acc_gpu" in target:
@@ -230,6 +235,13 @@ def _cell(run: dict) -> str:
         ok &= need is None or acc >= need
     elif "acc" in target:
         text.append("正解率の記録なし")
+        ok = False
+    if "top5_ok" in run["metrics"]:
+        top5 = run["metrics"]["top5_ok"]["value"]
+        text.append(f"top-5 が妥当 {top5:.0%}")
+        ok &= top5 >= target["top5"]
+    elif "top5" in target:
+        text.append("学習済みの重みを読めず、top-5 は未確認")
         ok = False
     text.append(_seconds(run["wall_s"]))
     limit = target.get(f"{kind}_s")
@@ -260,6 +272,17 @@ def results_table(results: dict) -> str:
         dates = sorted({r["date"][:10] for r in runs if r["device_kind"] == kind})
         lines.append(f"- {names[kind]}: {latest['device']}、PyTorch {latest['torch']}、"
                      f"Python {latest['python']}、測定日 {', '.join(dates)}")
+    latency = [r for r in runs if any(key.startswith(LATENCY_PREFIX) for key in r["metrics"])]
+    if latency:
+        models = [key[len(LATENCY_PREFIX):] for key in latency[0]["metrics"]
+                  if key.startswith(LATENCY_PREFIX)]
+        lines += ["", "06 の 1 枚あたりの推論時間（バッチ 1、中央値）:", "",
+                  "| モデル | " + " | ".join(names[r["device_kind"]] for r in latency) + " |",
+                  "| --- | " + " | ".join("---" for _ in latency) + " |"]
+        for model in models:
+            cells = [r["metrics"].get(LATENCY_PREFIX + model, {}).get("value") for r in latency]
+            lines.append(f"| {model} | " + " | ".join("–" if v is None else f"{v:,.1f} ms"
+                                                     for v in cells) + " |")
     loaders = results.get("loaders", [])
     if loaders:
         lines += ["", "訓練データ 1 エポック（ミニバッチ 128、SGD）の学習時間（2 回測った速いほう）:", "",

@@ -65,6 +65,25 @@ def test_table_has_a_column_per_device_kind_and_marks_failures():
     assert "時間切れ（11.7 分で停止）✗ | 未測定 |" in table
 
 
+def _metric(name, value, percent=False):
+    return {name: {"metric": name, "value": value, "label": name, "percent": percent}}
+
+
+def test_06_is_marked_by_top5_and_unverified_without_weights():
+    latency = {**_metric("latency_ms_ResNet-18", 16.2), **_metric("latency_ms_EVA-02-L", 4255.3)}
+    without = _run("06_pretrained_models", None, 125.0)
+    without["metrics"] = latency
+    table = benchmark.results_table({"notebooks": [without]})
+    assert "| サンプル写真で top-5 が妥当 100%、CPU ≤ 10.0 分、GPU ≤ 3.0 分 |" in table
+    assert "学習済みの重みを読めず、top-5 は未確認、2.1 分 ✗" in table
+    assert "| ResNet-18 | 16.2 ms |" in table and "| EVA-02-L | 4,255.3 ms |" in table
+    with_weights = _run("06_pretrained_models", None, 125.0, kind="gpu")
+    with_weights["metrics"] = {**latency, **_metric("top5_ok", 1.0, True)}
+    assert "top-5 が妥当 100%、2.1 分 ✓" in benchmark.results_table({"notebooks": [with_weights]})
+    with_weights["metrics"] = {**latency, **_metric("top5_ok", 26 / 27, True)}
+    assert "top-5 が妥当 96%、2.1 分 ✗" in benchmark.results_table({"notebooks": [with_weights]})
+
+
 def test_merge_replaces_only_the_same_kind_and_notebook():
     old = {"notebooks": [_run("03_cnn", 0.99, 300.0), _run("03_cnn", 0.99, 50.0, "gpu"),
                          _run("02_mlp", 0.98, 100.0)], "loaders": []}
