@@ -277,7 +277,9 @@ def results_table(results: dict) -> str:
         models = [key[len(LATENCY_PREFIX):] for key in latency[0]["metrics"]
                   if key.startswith(LATENCY_PREFIX)]
         lines += ["", "06 の 1 枚あたりの推論時間（バッチ 1、中央値）:", "",
-                  "| モデル | " + " | ".join(names[r["device_kind"]] for r in latency) + " |",
+                  "| モデル | " + " | ".join(names[r["device_kind"]] + ("" if "top5_ok" in r["metrics"]
+                                                                  else "（ランダムな重みで測定）")
+                                          for r in latency) + " |",
                   "| --- | " + " | ".join("---" for _ in latency) + " |"]
         for model in models:
             cells = [r["metrics"].get(LATENCY_PREFIX + model, {}).get("value") for r in latency]

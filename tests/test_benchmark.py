@@ -76,6 +76,7 @@ def test_06_is_marked_by_top5_and_unverified_without_weights():
     table = benchmark.results_table({"notebooks": [without]})
     assert "| サンプル写真で top-5 が妥当 100%、CPU ≤ 10.0 分、GPU ≤ 3.0 分 |" in table
     assert "学習済みの重みを読めず、top-5 は未確認、2.1 分 ✗" in table
+    assert "| モデル | CPU（ランダムな重みで測定） |" in table
     assert "| ResNet-18 | 16.2 ms |" in table and "| EVA-02-L | 4,255.3 ms |" in table
     with_weights = _run("06_pretrained_models", None, 125.0, kind="gpu")
     with_weights["metrics"] = {**latency, **_metric("top5_ok", 1.0, True)}
