@@ -144,3 +144,11 @@ def test_photo_uploader_reacts_to_an_upload():
     uploader._on_upload({"new": ({"name": "d.png", "content": memoryview(_png(Image.new("RGB", (4, 4))))},)})
     uploader._on_upload({"new": ()})
     assert seen == ["c.png", "d.png"]
+
+
+def test_photo_uploader_explains_an_upload_that_never_arrived(capsys):
+    from course_utils.widgets import PhotoUploader
+
+    uploader = PhotoUploader(lambda image, name: pytest.fail("中身がないのに呼ばれた"))
+    uploader._on_counter({"new": 1})  # ipywidgets 7 の Colab: 数は増えたが value が空
+    assert "中身が届きませんでした" in capsys.readouterr().out
