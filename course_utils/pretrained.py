@@ -32,6 +32,7 @@ class ModelSpec:
     family: str  # "CNN" または "Transformer"
     top1: float
     source: str  # top1 の出典
+    pretrain: str  # ImageNet-1k で仕上げる前に学習したデータ（なければ「なし」）
     quick_kwargs: dict = field(default_factory=dict)  # クイックモードで層を減らす指定
     min_free_gib: float = 0.0  # 読み込む前に空いていてほしいメモリ（GiB）
     smaller: str = ""  # メモリが足りないときに代わりに使うモデルの表示名
@@ -49,21 +50,25 @@ _RESNET = {"layers": (1, 1, 1, 1)}
 _CONVNEXT = {"depths": (1, 1, 1, 1)}
 _VIT = {"depth": 1}
 
+_IN1K = "なし（ImageNet-1k だけで学習）"
+_IN21K = "ImageNet-21k（約 1,400 万枚）"
+_IN22K_MIM = "ImageNet-22k で MIM"
 MODELS = (
-    ModelSpec("ResNet-18", "resnet18.tv_in1k", "CNN", 69.76, TORCHVISION, _RESNET),
-    ModelSpec("ResNet-50", "resnet50.tv_in1k", "CNN", 76.13, TORCHVISION, _RESNET),
-    ModelSpec("ResNet-101", "resnet101.tv_in1k", "CNN", 77.37, TORCHVISION, _RESNET),
+    ModelSpec("ResNet-18", "resnet18.tv_in1k", "CNN", 69.76, TORCHVISION, _IN1K, _RESNET),
+    ModelSpec("ResNet-50", "resnet50.tv_in1k", "CNN", 76.13, TORCHVISION, _IN1K, _RESNET),
+    ModelSpec("ResNet-101", "resnet101.tv_in1k", "CNN", 77.37, TORCHVISION, _IN1K, _RESNET),
     ModelSpec("ViT-B/16", "vit_base_patch16_224.augreg2_in21k_ft_in1k", "Transformer", 85.10,
-              TIMM_RESULTS, _VIT),
-    ModelSpec("ConvNeXt-T", "convnext_tiny.fb_in1k", "CNN", 82.1, CONVNEXT_PAPER, _CONVNEXT),
+              TIMM_RESULTS, _IN21K, _VIT),
+    ModelSpec("ConvNeXt-T", "convnext_tiny.fb_in1k", "CNN", 82.1, CONVNEXT_PAPER, _IN1K, _CONVNEXT),
     ModelSpec("EVA-02-Ti", "eva02_tiny_patch14_336.mim_in22k_ft_in1k", "Transformer", 80.63,
-              TIMM_RESULTS, _VIT),
+              TIMM_RESULTS, _IN22K_MIM, _VIT),
     ModelSpec("EVA-02-S", "eva02_small_patch14_336.mim_in22k_ft_in1k", "Transformer", 85.72,
-              TIMM_RESULTS, _VIT),
+              TIMM_RESULTS, _IN22K_MIM, _VIT),
     ModelSpec("EVA-02-B", "eva02_base_patch14_448.mim_in22k_ft_in22k_in1k", "Transformer", 88.69,
-              TIMM_RESULTS, _VIT),
+              TIMM_RESULTS, _IN22K_MIM + " → ImageNet-22k で学習", _VIT),
     ModelSpec("EVA-02-L", "eva02_large_patch14_448.mim_m38m_ft_in22k_in1k", "Transformer", 90.05,
-              TIMM_RESULTS, _VIT, min_free_gib=4.0, smaller="EVA-02-B"),
+              TIMM_RESULTS, "Merged-38M（約 3,800 万枚）で MIM → ImageNet-22k で学習", _VIT,
+              min_free_gib=4.0, smaller="EVA-02-B"),
 )
 
 
