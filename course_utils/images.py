@@ -21,15 +21,21 @@ class ImageInputError(ValueError):
     """写真として使えないファイルを渡されたときのエラー（日本語）。"""
 
 
+def _check_size(name: str, size: int) -> None:
+    if size > MAX_BYTES:
+        raise ImageInputError(f"{name} は {size / 2**20:.0f} MB あり、大きすぎます"
+                              f"（上限 {MAX_BYTES / 2**20:.0f} MB）。縮小してから使ってください。")
+
+
 def _read(source: str | Path | bytes, name: str) -> bytes:
+    """中身を返す。大きすぎるファイルは読む前に断る。"""
     if isinstance(source, (bytes, bytearray, memoryview)):
+        _check_size(name, len(source))
         return bytes(source)
     path = Path(source).expanduser()
     if not path.is_file():
         raise ImageInputError(f"ファイル {path} が見つかりません。名前と場所（フォルダ）を確かめてください。")
-    if path.stat().st_size > MAX_BYTES:
-        raise ImageInputError(f"{name} は {path.stat().st_size / 2**20:.0f} MB あり、大きすぎます"
-                              f"（上限 {MAX_BYTES / 2**20:.0f} MB）。縮小してから使ってください。")
+    _check_size(name, path.stat().st_size)
     return path.read_bytes()
 
 
@@ -37,9 +43,6 @@ def open_image(source: str | Path | bytes, name: str = "") -> tuple[Image.Image,
     """ファイルのパスまたは中身（bytes）から RGB 画像を作り、(画像, 変換の説明のリスト) を返す。"""
     name = name or (Path(source).name if isinstance(source, (str, Path)) else "ファイル")
     data = _read(source, name)
-    if len(data) > MAX_BYTES:
-        raise ImageInputError(f"{name} は {len(data) / 2**20:.0f} MB あり、大きすぎます"
-                              f"（上限 {MAX_BYTES / 2**20:.0f} MB）。縮小してから使ってください。")
     if not data:
         raise ImageInputError(f"{name} は空のファイルです。アップロードが途中で止まった可能性があります。")
     try:

@@ -36,21 +36,15 @@ def prefetch_models() -> bool:
     """06 の全モデルの重みをキャッシュに用意し、読めることを確かめる。すべて揃えば True。"""
     from safetensors import safe_open
 
-    from course_utils.pretrained import MODELS, download_weights, hub_finding, weights_path
+    from course_utils.pretrained import MODELS, ensure_weights, weights_path
 
     ready = 0
     for spec in MODELS:
+        reason = ensure_weights(spec, download=True)  # オフラインの指定があっても、用意するときはダウンロードする
+        if reason:
+            print(f"✗ {spec.name}: {reason}")
+            continue
         path = weights_path(spec.tag)
-        if not path.exists():
-            hub = hub_finding()
-            if hub.level != "ok":
-                print(f"✗ {spec.name}: {hub.message}{hub.fix}")
-                continue
-            try:
-                download_weights(spec.tag)
-            except Exception as error:  # ネットワークの失敗は種類が多い
-                print(f"✗ {spec.name}: 重みをダウンロードできませんでした（{type(error).__name__}）")
-                continue
         try:
             with safe_open(str(path), framework="pt") as weights:
                 count = len(list(weights.keys()))

@@ -37,10 +37,6 @@ class ModelSpec:
     min_free_gib: float = 0.0  # 読み込む前に空いていてほしいメモリ（GiB）
     smaller: str = ""  # メモリが足りないときに代わりに使うモデルの表示名
 
-    @property
-    def short_tag(self) -> str:
-        return self.tag.split(".")[0]
-
 
 # top1 の出典。どれも、下の一覧の重みを、この一覧と同じ入力の大きさで評価した値。
 TORCHVISION = "torchvision のドキュメント（V1 の重み）"
@@ -149,6 +145,32 @@ def _random_model(spec: ModelSpec, reason: str) -> LoadedModel:
     return LoadedModel(spec, model.eval(), False, f"ランダムな重み: {reason}")
 
 
+def ensure_weights(spec: ModelSpec, download: bool | None = None) -> str | None:
+    """spec の重みファイルをキャッシュに用意する。用意できれば None、できなければ理由（日本語）を返す。
+
+    download=None なら COURSE_OFFLINE=1 のときはダウンロードしない（prefetch は True で呼ぶ）。
+    """
+    path = weights_path(spec.tag)
+    if path.exists():
+        return None
+    if download is None:
+        download = not is_offline()
+    if not download:
+        return (f"{OFFLINE_ENV}=1 ですが、キャッシュに重み {path} がありません。"
+                "ネットワークにつながる端末で python -m course_utils.prefetch を実行して用意してください")
+    hub = hub_finding()
+    if hub.level != "ok":
+        return f"{hub.message}{hub.fix}"
+    print(f"{spec.name} の重みをダウンロードします（{spec.tag}）")
+    try:
+        download_weights(spec.tag)
+    except Exception as error:  # ネットワークの失敗は種類が多いので、まとめて日本語で伝える
+        detail = str(error).splitlines()[0][:120] if str(error) else ""
+        return (f"重みをダウンロードできませんでした（{type(error).__name__}: {detail}）。"
+                "ネットワークの接続を確かめ、もう一度実行してください")
+    return None
+
+
 def load_model(spec: ModelSpec) -> LoadedModel:
     """spec のモデルを作り、学習済みの重みを読み込む。読めないときはランダムな重みにして理由を添える。
 
@@ -156,23 +178,10 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     """
     if is_quick():
         return _random_model(spec, "クイックモード（層を減らした小さなモデル）")
+    reason = ensure_weights(spec)
+    if reason:
+        return _random_model(spec, reason)
     path = weights_path(spec.tag)
-    if not path.exists():
-        if is_offline():
-            return _random_model(
-                spec, f"{OFFLINE_ENV}=1 ですが、キャッシュに重み {path} がありません。"
-                "ネットワークにつながる端末で python -m course_utils.prefetch を実行して用意してください")
-        hub = hub_finding()
-        if hub.level != "ok":
-            return _random_model(spec, f"{hub.message}{hub.fix}")
-        print(f"{spec.name} の重みをダウンロードします（{spec.tag}）")
-        try:
-            download_weights(spec.tag)
-        except Exception as error:  # ネットワークの失敗は種類が多いので、まとめて日本語で伝える
-            return _random_model(
-                spec, f"重みをダウンロードできませんでした（{type(error).__name__}: "
-                f"{str(error).splitlines()[0][:120] if str(error) else ''}）。"
-                "ネットワークの接続を確かめ、このセルをもう一度実行してください")
     try:
         model = timm.create_model(spec.tag, pretrained=True,
                                   pretrained_cfg_overlay={"file": str(path)})

@@ -69,3 +69,14 @@ def test_a_plain_rgb_file_from_disk_passes_without_notes(tmp_path):
     Image.new("RGB", (64, 48), (1, 2, 3)).save(path)
     image, notes = open_image(path)
     assert image.size == (64, 48) and image.mode == "RGB" and notes == []
+
+
+def test_too_large_file_is_refused_before_reading(tmp_path, monkeypatch):
+    from course_utils import images
+
+    monkeypatch.setattr(images, "MAX_BYTES", 100)
+    path = tmp_path / "big.png"
+    path.write_bytes(b"\x00" * 101)
+    for source in (path, path.read_bytes()):
+        with pytest.raises(ImageInputError, match="大きすぎます（上限 0 MB）"):
+            open_image(source, "big.png")

@@ -167,6 +167,7 @@ def test_prefetch_downloads_missing_weights_and_checks_them(cache, monkeypatch, 
 
     monkeypatch.setattr(pretrained, "download_weights", fake_download)
     monkeypatch.setattr(pretrained, "hub_finding", lambda: Finding("ok", "モデルのハブ", "届く"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")  # 用意するときだけはダウンロードする
     weights_path(MODELS[0].tag).parent.mkdir(parents=True)
     weights_path(MODELS[0].tag).write_bytes(b"broken")  # 1 つは壊れたファイルが置いてある
     assert not prefetch_models()
