@@ -114,6 +114,21 @@ def to_tensors(dataset: datasets.MNIST, normalize: str | None = "mnist"
     return X, dataset.targets.clone()
 
 
+def train_val_split(X: torch.Tensor, y: torch.Tensor, num_val: int, seed: int = 0
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """訓練データを混ぜて、訓練用と検証用に分ける（01 で導入）。
+
+    torch.utils.data.random_split と同じ並べ替え（同じ seed なら同じ分け方）で、
+    最後の num_val 枚を検証用にする。返り値は X_train, y_train, X_val, y_val。
+    """
+    if not 0 < num_val < len(y):
+        raise ValueError(f"検証データの枚数 num_val は 1 以上 {len(y) - 1} 以下にしてください"
+                         f"（渡された値: {num_val}）")
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    train, val = order[:len(y) - num_val], order[len(y) - num_val:]
+    return X[train], y[train], X[val], y[val]
+
+
 def random_shift(X: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
     """ミニバッチ (B,1,H,W) の各画像を上下左右にランダムに最大 max_shift 画素ずらす（03 で作成）。"""
     B, _, H, W = X.shape

@@ -101,32 +101,43 @@ def plot_confusion_matrix(y, y_hat, class_names: Sequence[str] | None = None,
     return fig
 
 
-def plot_history(history: dict[str, list[float]], title: str = "学習曲線",
-                 baseline: float | None = None, ax: plt.Axes | None = None) -> Figure:
-    """学習曲線を描く: 青=訓練損失、緑=テスト損失（左軸）、赤=テスト正解率（右軸）。
+# 学習曲線の線: 色に加えて線の種類と印でも区別する（色の見分けにくい人やモノクロ印刷のため）
+CURVE_STYLES = {
+    "train_loss": dict(color="blue", linestyle="-", marker="o", label="訓練損失"),
+    "val_loss": dict(color="green", linestyle="--", marker="^", label="検証損失"),
+    "val_acc": dict(color="red", linestyle="-.", marker="s", label="検証正解率"),
+}
 
-    history に検証データの記録（val_loss, val_acc）があれば、同じ色の破線で描く。
+
+def plot_history(history: dict, title: str = "学習曲線",
+                 baseline: float | None = None, ax: plt.Axes | None = None) -> Figure:
+    """学習曲線を描く: 青の実線=訓練損失、緑の破線=検証損失（左軸）、赤の一点鎖線=検証正解率（右軸）（02 で導入）。
+
+    線は色だけでなく線の種類と印（○ △ □）でも見分けられる。
     baseline を渡すと、正解率の軸にベースライン（例: 当て推量の 0.5）を点線で引く。
     ax を渡すとその中に描く（失敗と修正を横に並べるときなど）。
     """
-    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    train_loss = np.asarray(history["train_loss"], dtype=float)
+    epochs = np.arange(1, len(train_loss) + 1)
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 4.5))
     else:
         fig = ax.figure
-    ax.plot(epochs, history["train_loss"], color="blue", marker="o", ms=3, label="訓練損失")
+    ms = 4 if len(epochs) <= 30 else 2.5  # エポックが多いときは印を小さく
+    ax.plot(epochs, train_loss, ms=ms, **CURVE_STYLES["train_loss"])
+    if "val_loss" in history:
+        ax.plot(epochs, np.asarray(history["val_loss"], dtype=float), ms=ms,
+                **CURVE_STYLES["val_loss"])
     ax2 = ax.twinx()
-    for key, name, style in (("test", "テスト", "-"), ("val", "検証", "--")):
-        if f"{key}_loss" in history:
-            ax.plot(epochs, history[f"{key}_loss"], color="green", linestyle=style,
-                    marker="o", ms=3, label=f"{name}損失")
-            ax2.plot(epochs, np.asarray(history[f"{key}_acc"]) * 100, color="red",
-                     linestyle=style, marker="s", ms=3, label=f"{name}正解率")
+    if "val_acc" in history:
+        ax2.plot(epochs, np.asarray(history["val_acc"], dtype=float) * 100, ms=ms,
+                 **CURVE_STYLES["val_acc"])
+    if baseline is not None:
+        ax2.axhline(baseline * 100, color="red", linestyle=":", linewidth=1.5,
+                    label=f"ベースライン（{baseline:.1%}）")
     ax.set_xlabel("エポック")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # エポックは整数
-    ax.set_ylabel("損失（交差エントロピー）")
-    if baseline is not None:
-        ax2.axhline(baseline * 100, color="red", linestyle=":", label="ベースライン")
+    ax.set_ylabel("損失")
     ax2.set_ylabel("正解率 [%]", color="red")
     ax2.tick_params(axis="y", colors="red")
     lines = ax.get_lines() + ax2.get_lines()

@@ -45,20 +45,21 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
     return total_loss / count, correct / count
 
 
-def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
+def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
         loss_fn: Callable, optimizer: torch.optim.Optimizer, num_epochs: int,
         device: torch.device | str = "cpu", scheduler=None,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        progress: bool = True, val_loader: Iterable | None = None,
+        progress: bool = True,
         on_epoch_end: Callable[[int, dict], bool | None] | None = None,
         max_grad_norm: float | None = None, mixed_precision: bool = False
         ) -> dict[str, list[float]]:
-    """model を num_epochs エポック学習し、エポックごとの記録 history を返す。
+    """model を num_epochs エポック学習し、エポックごとの記録 history を返す（02 で導入）。
 
-    history のキー: train_loss, train_acc（学習中の平均）, test_loss, test_acc
-    （各エポック後に test_loader で評価）, seconds（そのエポックの秒数）。
-    val_loader を渡すと val_loss, val_acc（検証データでの評価）も記録する。
-    test_loader を None にするとテストデータでは評価しない（04 の試行錯誤では検証データだけを見る）。
+    history のキー: train_loss, train_acc（学習中の平均）, val_loss, val_acc
+    （各エポック後に val_loader の検証データで評価）, seconds（そのエポックの秒数）。
+    テストデータは渡しません。学習の途中で見るのは検証データだけで、テストデータは
+    すべてを決めた後に evaluate で 1 回だけ測ります（01 で説明）。
+    val_loader を None にすると、検証データでの評価を省く。
     scheduler を渡すと、ミニバッチごとに scheduler.step() を呼ぶ。
     augment を渡すと、訓練のミニバッチの画像 X に augment(X) をかけてから使う（データ拡張）。
     on_epoch_end を渡すと、各エポックの後に on_epoch_end(エポック番号（1 から）, history) を呼び、
@@ -69,11 +70,9 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
     if is_quick() and num_epochs > QUICK_MAX_EPOCHS:
         print(f"クイックモードなので {num_epochs} エポックを {QUICK_MAX_EPOCHS} に減らします。")
         num_epochs = QUICK_MAX_EPOCHS
-    evaluated = {name: loader for name, loader in (("test", test_loader), ("val", val_loader))
-                 if loader is not None}
     history: dict[str, list[float]] = {"train_loss": [], "train_acc": []}
-    for name in evaluated:
-        history[f"{name}_loss"], history[f"{name}_acc"] = [], []
+    if val_loader is not None:
+        history["val_loss"], history["val_acc"] = [], []
     history["seconds"] = []
     device_type = torch.device(device).type
     use_amp = mixed_precision and device_type in AMP_DEVICE_TYPES
@@ -109,10 +108,10 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
         train_loss = float(total_loss) / count
         history["train_loss"].append(train_loss)
         history["train_acc"].append(int(correct) / count)
-        for name, loader in evaluated.items():
-            eval_loss, eval_acc = evaluate(model, loader, loss_fn, device)
-            history[f"{name}_loss"].append(eval_loss)
-            history[f"{name}_acc"].append(eval_acc)
+        if val_loader is not None:
+            val_loss, val_acc = evaluate(model, val_loader, loss_fn, device)
+            history["val_loss"].append(val_loss)
+            history["val_acc"].append(val_acc)
         history["seconds"].append(time.perf_counter() - start)
         bar.set_postfix_str(f"エポック {epoch + 1}/{num_epochs} 損失 {train_loss:.4f}"
                             + _accuracy_text(history))
@@ -127,6 +126,6 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable | None,
 
 
 def _accuracy_text(history: dict[str, list[float]], prefix: str = "") -> str:
-    names = {"test": "テスト", "val": "検証"}
-    return ",".join(f" {prefix}{names[key]}正解率 {history[f'{key}_acc'][-1]:.2%}"
-                    for key in names if f"{key}_acc" in history)
+    if "val_acc" not in history:
+        return f" {prefix}訓練正解率 {history['train_acc'][-1]:.2%}"
+    return f" {prefix}検証正解率 {history['val_acc'][-1]:.2%}"

@@ -139,3 +139,25 @@ def test_random_shift_moves_each_image_by_at_most_max_shift():
     rows, cols = where // 28, where % 28
     assert rows.sub(14).abs().max() <= 2 and cols.sub(14).abs().max() <= 2
     assert len(set(zip(rows.tolist(), cols.tolist()))) == 25  # 5 × 5 通りのずれがすべて出る
+
+
+def test_train_val_split_matches_random_split():
+    from torch.utils.data import random_split
+
+    from course_utils.data import train_val_split
+
+    X = torch.arange(100).reshape(100, 1).float()
+    y = torch.arange(100)
+    X_train, y_train, X_val, y_val = train_val_split(X, y, num_val=10, seed=3)
+    part_train, part_val = random_split(range(100), [90, 10],
+                                        generator=torch.Generator().manual_seed(3))
+    assert y_train.tolist() == list(part_train) and y_val.tolist() == list(part_val)
+    assert torch.equal(X_val[:, 0].long(), y_val)  # 画像とラベルの組は崩れない
+    assert sorted(y_train.tolist() + y_val.tolist()) == list(range(100))
+
+
+def test_train_val_split_rejects_impossible_sizes():
+    from course_utils.data import train_val_split
+
+    with pytest.raises(ValueError, match="num_val は 1 以上 9 以下"):
+        train_val_split(torch.zeros(10, 1), torch.zeros(10), num_val=10)

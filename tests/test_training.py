@@ -41,10 +41,10 @@ def test_fit_learns_and_records_history(monkeypatch, capsys):
     model = nn.Linear(2, 3)
     history = fit(model, _loader(X, y), _loader(*_blobs(seed=1)), nn.CrossEntropyLoss(),
                   torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=5, progress=False)
-    assert set(history) == {"train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
+    assert set(history) == {"train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
     assert all(len(v) == 5 for v in history.values())
     assert history["train_loss"][-1] < history["train_loss"][0]
-    assert history["test_acc"][-1] > 0.95
+    assert history["val_acc"][-1] > 0.95
     assert "学習完了: 5 エポック" in capsys.readouterr().out
 
 
@@ -54,7 +54,7 @@ def test_fit_caps_epochs_in_quick_mode(monkeypatch, capsys):
     model = nn.Linear(2, 3)
     history = fit(model, _loader(X, y), _loader(X, y), nn.CrossEntropyLoss(),
                   torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=40, progress=False)
-    assert len(history["test_acc"]) == 3
+    assert len(history["val_acc"]) == 3
     assert "3 に減らします" in capsys.readouterr().out
 
 
@@ -66,7 +66,7 @@ def test_fit_handles_one_logit_binary_models(monkeypatch):
     model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (B, 1) → (B,)
     history = fit(model, _loader(X, y), _loader(X, y), nn.BCEWithLogitsLoss(),
                   torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=3, progress=False)
-    assert history["test_acc"][-1] > 0.95
+    assert history["val_acc"][-1] > 0.95
 
 
 def test_fit_applies_augment_to_training_batches_only(monkeypatch):
@@ -85,18 +85,32 @@ def test_fit_applies_augment_to_training_batches_only(monkeypatch):
     assert seen == [50] * 16  # 訓練の 8 ミニバッチ × 2 エポックだけ
 
 
-def test_fit_records_validation_and_can_skip_the_test_set(monkeypatch, capsys):
+def test_fit_records_the_validation_data_it_is_given(monkeypatch, capsys):
     monkeypatch.delenv("COURSE_QUICK", raising=False)
     torch.manual_seed(0)
     X, y = _blobs()
     model = nn.Linear(2, 3)
-    history = fit(model, _loader(X, y), None, nn.CrossEntropyLoss(),
-                  torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2, progress=False,
-                  val_loader=_loader(*_blobs(seed=2)))
-    assert set(history) == {"train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
+    history = fit(model, _loader(X, y), _loader(*_blobs(seed=2)), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2, progress=False)
     loss, acc = evaluate(model, _loader(*_blobs(seed=2)), nn.CrossEntropyLoss())
     assert history["val_loss"][-1] == pytest.approx(loss) and history["val_acc"][-1] == acc
     assert "最終検証正解率" in capsys.readouterr().out
+
+
+def test_fit_without_validation_records_training_only(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    X, y = _blobs()
+    model = nn.Linear(2, 3)
+    history = fit(model, _loader(X, y), None, nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2, progress=False)
+    assert set(history) == {"train_loss", "train_acc", "seconds"}
+    assert "最終訓練正解率" in capsys.readouterr().out
+
+
+def test_fit_has_no_place_for_the_test_set():
+    # テストデータは最後に evaluate で 1 回だけ測る。fit は学習中にテストデータを見ない
+    import inspect
+    assert not [name for name in inspect.signature(fit).parameters if "test" in name]
 
 
 def test_fit_stops_when_on_epoch_end_returns_true(monkeypatch, capsys):
