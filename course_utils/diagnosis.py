@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import math
+import numbers
+import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
+import numpy as np
+import torch
 from matplotlib.figure import Figure
 
 from course_utils.plots import plot_history
 
-# 判定のしきい値（04 の実験で、失敗と修正を分けられることを確かめた値）
-STALL_RATIO = 0.97       # 訓練損失が最初から 3 % も下がらなければ「下がらない」
-BASELINE_MARGIN = 0.02   # ベースライン + 2 ポイント以内なら「ベースラインのまま」
-OVERFIT_RISE = 0.10      # 評価の損失が最小から 1 割以上上がったら「過学習」
-STILL_FALLING = 0.03     # 最後の 3 エポックで評価の損失が 3 % 以上下がっていれば「まだ下がる」
+# 判定のしきい値。04 の実験（失敗と修正の各組）と、その記録をまねた tests/ の記録で確かめた値。
+MIN_EPOCHS = 3             # これより短い記録は判定しない（曲線の形が分からない）
+STALL_RATIO = 0.95         # 訓練損失が 1 エポック目の 95 % より下がらなければ「下がらない」
+SLOW_RATIO = 0.80          # 2 割も下がらなければ「遅すぎる」
+BASELINE_SHARE = 0.10      # ベースラインとの差が、伸びしろ (1 − ベースライン) の 1 割以内なら「ベースラインのまま」
+MEMORIZED_ACC = 0.95       # 訓練正解率がこれ以上なのに検証がベースラインなら「丸暗記」
+RISE_SHARE = 0.10          # 訓練損失が、2 エポック目から最小までの下がり幅の 1 割以上はね上がり、
+UNSTABLE_END = 1.5         # しかも最後の訓練損失が最小の 1.5 倍以上に戻っていたら「不安定」
+OVERFIT_RISE = 0.10        # 検証損失（最後の 3 エポックの平均）が最小の 1.1 倍以上なら「過学習」
+OVERFIT_WAIT = 0.20        # ただし最小から、全エポックの 2 割（最低 3 エポック）以上たっていること
+UNDERFIT_TRAIN_ACC = 0.98  # 訓練正解率がこれ未満で、検証とほぼ同じなら「未学習」（MNIST の目安）
+UNDERFIT_GAP = 0.01        # 「ほぼ同じ」: 訓練正解率が検証正解率より 1 ポイント以上は高くない
+STILL_FALLING = 0.20       # 検証損失の最小が最後の 2 割のエポックにあれば「まだ改善中」
 
 KIND_NAMES = {
+    "too_short": "短すぎて判定できない",
     "diverged": "発散",
     "not_learning": "訓練損失が下がらない",
     "at_baseline": "ベースラインから動かない",
+    "memorizing": "丸暗記（検証はベースラインのまま）",
+    "too_slow": "学習が遅すぎる",
+    "unstable": "不安定（学習率が大きすぎる疑い）",
     "overfitting": "過学習",
+    "underfitting": "未学習（過小適合）",
     "still_improving": "まだ改善中",
     "converged": "落ち着いた",
 }
@@ -32,84 +50,219 @@ class Diagnosis:
 
     kind: str
     messages: list[str] = field(default_factory=list)
-    best_epoch: int | None = None  # 評価の損失が最小のエポック（1 から）
-    split: str = "val"             # 評価に使ったデータ（"val" か "test"）
+    best_epoch: int | None = None  # 検証損失が最小のエポック（1 から）
+
+    @property
+    def name(self) -> str:
+        """判定の日本語名（図のタイトルなどに使う）。"""
+        return KIND_NAMES[self.kind]
 
     def __str__(self) -> str:
         return "\n".join(self.messages)
 
 
-def _split(history: dict[str, list[float]]) -> str:
-    if "val_loss" in history:
-        return "val"
-    if "test_loss" in history:
-        return "test"
-    raise ValueError("history に val_loss も test_loss もありません（fit の記録を渡してください）")
+def _series(history: Mapping, key: str) -> list[float]:
+    """history[key] を float のリストにする（リスト・NumPy 配列・テンソルを受け付ける）。"""
+    values = history[key]
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().tolist()
+    elif isinstance(values, np.ndarray):
+        values = values.tolist()
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"history['{key}'] はエポックごとの数の並び（リストなど）にしてください"
+                         f"（渡されたもの: {type(values).__name__}）")
+    numbers_ = []
+    for value in values:
+        value = _scalar(value)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"history['{key}'] に数でないもの（{value!r}）が入っています")
+        numbers_.append(float(value))
+    return numbers_
 
 
-def diagnose(history: dict[str, list[float]], baseline: float | None = None) -> Diagnosis:
+def _scalar(value):
+    """要素 1 つのテンソルや NumPy の数を、Python の数にする（それ以外はそのまま返す）。"""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, (np.ndarray, np.generic)) and value.size == 1:
+        return value.item()
+    return value
+
+
+def _as_fraction(values: list[float]) -> list[float]:
+    """正解率が % で記録されていたら（1 を超える値があれば）0〜1 に直す。"""
+    return [v / 100 for v in values] if values and max(values) > 1 else values
+
+
+def check_history(history) -> dict[str, list[float]]:
+    """diagnose が読める形か確かめ、各記録を float のリストにして返す（おかしければ日本語の ValueError）。"""
+    if not isinstance(history, Mapping):
+        raise ValueError("history には fit が返す辞書を渡してください"
+                         f"（渡されたもの: {type(history).__name__}）")
+    missing = [key for key in ("train_loss", "val_loss", "val_acc") if key not in history]
+    if missing:
+        hint = ("fit に検証データの val_loader を渡すと記録されます"
+                if "train_loss" not in missing else "fit が返す history を渡してください")
+        raise ValueError(f"history に {', '.join(missing)} がありません（{hint}）")
+    keys = [k for k in ("train_loss", "train_acc", "val_loss", "val_acc") if k in history]
+    clean = {key: _series(history, key) for key in keys}
+    lengths = {key: len(values) for key, values in clean.items()}
+    if lengths["train_loss"] == 0:
+        raise ValueError("history が空です（1 エポックも学習していません）")
+    if len(set(lengths.values())) > 1:
+        detail = "、".join(f"{key} {n}" for key, n in lengths.items())
+        raise ValueError(f"history の記録の長さがそろっていません（{detail} エポック）。"
+                         "同じ学習の記録かどうか確かめてください")
+    for key in ("train_acc", "val_acc"):
+        if key in clean:
+            clean[key] = _as_fraction(clean[key])
+            if min(clean[key]) < 0 or max(clean[key]) > 1:
+                raise ValueError(f"history['{key}'] は 0〜1（または 0〜100 %）の正解率にしてください")
+    return clean
+
+
+def check_baseline(baseline) -> float | None:
+    """ベースラインを 0〜1 の割合にして返す（50 のような % も受け付ける）。"""
+    if baseline is None:
+        return None
+    baseline = _scalar(baseline)
+    if isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
+        raise ValueError("baseline には正解率の数（0.5 や 50 など）を渡してください"
+                         f"（渡されたもの: {type(baseline).__name__}）")
+    value = float(baseline)
+    if not 0 <= value <= 100 or math.isnan(value):
+        raise ValueError(f"baseline は 0〜1 の割合か 0〜100 の % にしてください（渡された値: {value}）")
+    return value / 100 if value > 1 else value
+
+
+def _jumps(train: list[float]) -> list[int]:
+    """訓練損失がはね上がったエポック（1 から）。2 エポック目からの下がり幅の 1 割を超える上昇を数える。"""
+    drop = train[1] - min(train[1:])
+    return [e + 1 for e in range(2, len(train))
+            if train[e] > train[e - 1] + RISE_SHARE * drop and train[e] > 1.1 * train[e - 1]]
+
+
+def _not_learning(train: list[float], train_text: str, jumps: list[int]) -> Diagnosis:
+    if train[0] > 2 * min(train) or jumps:
+        cause = ("最初のエポックの損失が大きく跳ね、その後は下がらなくなっているので、"
+                 "学習率が大きすぎて重みが壊れた疑いが強いです。")
+    else:
+        cause = "損失がほとんど動かないので、学習率が小さすぎるか、勾配が届いていない疑いがあります。"
+    return Diagnosis("not_learning", [
+        f"訓練データにさえ合わせられていません（訓練損失 {train[0]:.3f} → {train[-1]:.3f}"
+        f"{train_text}）。" + cause,
+        "次の一手: 学習率を 10 倍ずつ変えて試す、モデルを大きくする、学習ループ（zero_grad・backward・step）を"
+        "確かめる、数十枚だけで損失が 0 近くまで下がるか試す。"])
+
+
+def diagnose(history, baseline=None) -> Diagnosis:
     """fit の記録から、学習曲線が 04 のどの症状に当たるかを判定して返す（04 で導入）。
 
-    評価には検証データの記録（val_*）があればそれを、なければテストデータの記録を使う。
-    baseline（例: 当て推量の 0.5）を渡すと、正解率がそれを超えたかも調べる。
+    history: fit が返す辞書（train_loss, val_loss, val_acc。train_acc もあれば使う）。
+    値はリスト・NumPy 配列・テンソルのどれでもよい。
+    baseline: 何も学ばないときの正解率（当て推量なら 0.5）。0.5 でも 50 でもよい。
     """
-    split = _split(history)
-    name = {"val": "検証", "test": "テスト"}[split]
-    train, loss, acc = history["train_loss"], history[f"{split}_loss"], history[f"{split}_acc"]
-    if not train:
-        raise ValueError("history が空です（1 エポックも学習していません）")
+    h = check_history(history)
+    baseline = check_baseline(baseline)
+    train, loss, acc = h["train_loss"], h["val_loss"], h["val_acc"]
+    train_acc = h.get("train_acc")
     epochs = len(train)
-    best = min(range(epochs), key=loss.__getitem__) + 1
-    if any(not math.isfinite(v) for v in train + loss):
+    finite = all(math.isfinite(v) for v in train + loss)
+    best = min(range(epochs), key=loss.__getitem__) + 1 if finite else None
+    if epochs < MIN_EPOCHS:
+        return Diagnosis("too_short", [
+            f"{epochs} エポックだけでは曲線の形が分からないので、判定しません"
+            f"（最後の検証正解率 {acc[-1]:.1%}）。",
+            f"次の一手: {MIN_EPOCHS} エポック以上学習してから読みます。"], best)
+    if not finite:
         return Diagnosis("diverged", [
             "損失が無限大か NaN になりました（発散）。",
-            "次の一手: 学習率を 1/10 にする、入力を正規化しているか確かめる。"], None, split)
-    train_acc = history.get("train_acc", [])
-    cannot_fit = (baseline is not None and bool(train_acc)
-                  and train_acc[-1] <= baseline + BASELINE_MARGIN)
-    if train[-1] > STALL_RATIO * train[0] or cannot_fit:
-        detail = f"、訓練正解率 {train_acc[-1]:.1%}" if train_acc else ""
-        return Diagnosis("not_learning", [
-            f"訓練損失が下がっていません（{train[0]:.3f} → {train[-1]:.3f}{detail}）。"
-            "訓練データにさえ合わせられていません。",
-            "次の一手: 学習率を変える（大きすぎても小さすぎても下がらない）、"
-            "モデルを大きくする、学習ループ（zero_grad・backward・step）を確かめる。"], best, split)
-    if baseline is not None and max(acc) <= baseline + BASELINE_MARGIN:
+            "次の一手: 学習率を 1/10 にする、入力を正規化しているか確かめる。"], best)
+
+    margin = BASELINE_SHARE * (1 - baseline) if baseline is not None else None
+    typical_acc = statistics.median(acc[epochs // 2:])  # 後半の中央値（偶然の揺れに強い）
+    train_text = f"、訓練正解率 {train_acc[-1]:.1%}" if train_acc else ""
+    jumps = _jumps(train)
+    if baseline is not None and train_acc is not None and train_acc[-1] <= baseline + margin:
+        return _not_learning(train, train_text, jumps)
+    if baseline is not None and typical_acc <= baseline + margin:
+        if train_acc is not None and train_acc[-1] >= MEMORIZED_ACC:
+            return Diagnosis("memorizing", [
+                f"訓練正解率は {train_acc[-1]:.1%} なのに、検証正解率（後半の中央値 {typical_acc:.1%}）は"
+                f"ベースライン {baseline:.1%} のままです。",
+                "訓練画像を 1 枚ずつ丸暗記しただけで、新しい画像に通じる規則は何も学んでいません。"
+                "ラベルが画像と無関係なときに起きます。",
+                "次の一手: 画像とラベルを並べて目で見る、ラベルの付け方を確かめる。"], best)
         return Diagnosis("at_baseline", [
-            f"訓練損失は下がっていますが、{name}正解率（最高 {max(acc):.1%}）が"
+            f"訓練損失は {train[0]:.3f} → {train[-1]:.3f}{train_text} と少し動きましたが、"
+            f"検証正解率（後半の中央値 {typical_acc:.1%}、最高 {max(acc):.1%}）が"
             f"ベースライン {baseline:.1%} から動いていません。",
-            "覚えているだけで、何も一般化できていません。",
+            "訓練画像を覚え始めているだけで、何も一般化できていません。",
             "次の一手: 画像とラベルを並べて目で見る、ラベルの割合と番号を確かめる、"
-            "学習前の損失が理論値（2 クラスなら ln 2 ≈ 0.693）に近いか確かめる。"], best, split)
-    if best < epochs and loss[-1] > (1 + OVERFIT_RISE) * loss[best - 1]:
+            "学習前の損失が理論値（2 クラスなら ln 2 ≈ 0.693）に近いか確かめる。"], best)
+    if train[-1] > STALL_RATIO * train[0]:
+        return _not_learning(train, train_text, jumps)
+    if train[-1] > SLOW_RATIO * train[0]:
+        return Diagnosis("too_slow", [
+            f"訓練損失は下がっていますが、{epochs} エポックで {train[0]:.3f} → {train[-1]:.3f} と、"
+            f"{1 - train[-1] / train[0]:.0%} しか下がっていません（最後の検証正解率 {acc[-1]:.1%}）。",
+            "次の一手: 学習率を 10 倍にしてみる（小さすぎると、曲線はほぼ平らなまま少しずつ下がります）。"],
+            best)
+    if jumps and train[-1] >= UNSTABLE_END * min(train):
+        where = "・".join(str(e) for e in jumps[:5])
+        return Diagnosis("unstable", [
+            f"訓練損失が {where} エポック目にはね上がりました。訓練損失（エポックの平均）は、"
+            "学習率が合っていれば上がることはまれです。検証損失も上下にぎざぎざしています。",
+            f"最後の訓練損失 {train[-1]:.4f} は最小の {min(train):.4f} より大きく、学習率が大きすぎて、"
+            "谷底を飛び越えては戻ることをくり返している疑いがあります。",
+            "次の一手: 学習率を 1/3〜1/10 にする、学習率を途中で下げる（スケジューラ）。"], best)
+    since_best = epochs - best
+    recent = sum(loss[-3:]) / 3
+    if since_best >= max(3, OVERFIT_WAIT * epochs) and recent >= (1 + OVERFIT_RISE) * loss[best - 1]:
+        acc_change = acc[-1] - acc[best - 1]
+        acc_text = ("正解率はほとんど変わらず、損失だけが上がっています（間違える画像への自信が強くなった段階）。"
+                    if abs(acc_change) < 0.005 else
+                    f"検証正解率も {acc[best - 1]:.1%} → {acc[-1]:.1%} と変わりました。")
         return Diagnosis("overfitting", [
-            f"{name}損失は {best} エポック目の {loss[best - 1]:.3f} が最小で、その後 "
-            f"{loss[-1]:.3f} まで上がりました。訓練損失は {train[-1]:.4f} まで下がっています。",
-            f"過学習です（{best + 1} エポック目あたりから）。",
+            f"検証損失は {best} エポック目の {loss[best - 1]:.3f} が最小で、その後の"
+            f"最後の 3 エポックの平均は {recent:.3f}（{recent / loss[best - 1] - 1:.0%} 上）です。"
+            f"訓練損失は {train[-1]:.4f} まで下がり続けています。",
+            f"過学習です（{best + 1} エポック目あたりから）。" + acc_text,
             "次の一手: 訓練データを増やす、データ拡張、ドロップアウト、重み減衰、"
-            f"検証損失での早期終了（ここなら {best} エポックで止める）。"], best, split)
-    tail = loss[-3:]
-    if epochs >= 2 and tail[-1] < (1 - STILL_FALLING) * tail[0]:
+            f"検証損失での早期終了（この記録なら {best} エポックで止める）。"], best)
+    if (train_acc is not None and train_acc[-1] < UNDERFIT_TRAIN_ACC
+            and train_acc[-1] <= acc[-1] + UNDERFIT_GAP):
+        still = "まだ少しずつ下がっています" if loss[-1] < loss[-3] else "ほぼ止まっています"
+        return Diagnosis("underfitting", [
+            f"訓練正解率 {train_acc[-1]:.1%} と検証正解率 {acc[-1]:.1%} がほぼ同じで、"
+            f"訓練データでさえ {1 - train_acc[-1]:.1%} を間違えています（損失は{still}）。",
+            "未学習（過小適合）です。モデルが小さすぎて、訓練データの規則さえ表しきれていません"
+            "（偏り、つまりバイアスが大きい状態）。",
+            "次の一手: モデルを大きくする（幅・層を増やす、CNN にする）。"
+            "損失がまだ下がっているなら、エポックを増やすのも手です。"], best)
+    if since_best < STILL_FALLING * epochs:
         return Diagnosis("still_improving", [
-            f"訓練損失も{name}損失もまだ下がっています（{name}損失 {loss[-1]:.3f}）。",
-            "次の一手: エポック数を増やすと、まだよくなる見込みがあります。"], best, split)
+            f"検証損失は {best} エポック目（最後の 2 割の中）で最小の {loss[best - 1]:.3f} になり、"
+            f"まだ下がっています（最後の検証正解率 {acc[-1]:.1%}）。",
+            "次の一手: エポック数を増やすと、まだよくなる見込みがあります。"], best)
     return Diagnosis("converged", [
-        f"学習は落ち着いています: {name}損失は {best} エポック目の {loss[best - 1]:.3f} が最小、"
-        f"最後の{name}正解率は {acc[-1]:.1%} です。",
-        "次の一手: 正解率をさらに上げるなら、モデルやデータ拡張を見直します。"], best, split)
+        f"学習は落ち着いています: 検証損失は {best} エポック目の {loss[best - 1]:.3f} が最小、"
+        f"最後の検証正解率は {acc[-1]:.1%} です。",
+        "次の一手: 正解率をさらに上げるなら、モデルやデータ拡張を見直します。"], best)
 
 
-def plot_diagnosis(history: dict[str, list[float]], baseline: float | None = None,
-                   title: str = "学習曲線の診断", ax: plt.Axes | None = None) -> Figure:
-    """学習曲線を描き、評価の損失が最小のエポックに縦線を引き、診断の結果をタイトルに添える（04 で導入）。"""
+def plot_diagnosis(history, baseline=None, title: str = "学習曲線の診断",
+                   ax: plt.Axes | None = None) -> Figure:
+    """学習曲線を描き、検証損失が最小のエポックに縦線を引き、診断の結果をタイトルに添える（04 で導入）。"""
     result = diagnose(history, baseline)
-    fig = plot_history(history, title=f"{title}\n（診断: {KIND_NAMES[result.kind]}）",
-                       baseline=baseline, ax=ax)
+    clean = check_history(history)
+    fig = plot_history(clean, title=f"{title}\n（診断: {result.name}）",
+                       baseline=check_baseline(baseline), ax=ax)
     axis = ax if ax is not None else fig.axes[0]
     if result.best_epoch is not None:
         axis.axvline(result.best_epoch, color="gray", linestyle=":")
         # 縦の位置は図の高さに対する割合で決める（軸の範囲が後で変わってもずれない）
-        axis.annotate(f"損失が最小\n（{result.best_epoch} エポック）", (result.best_epoch, 0.97),
+        axis.annotate(f"検証損失が最小\n（{result.best_epoch} エポック）", (result.best_epoch, 0.97),
                       xycoords=axis.get_xaxis_transform(), ha="center", va="top",
                       fontsize=9, color="gray")
     return fig
