@@ -7,6 +7,7 @@ check は何が違うかを日本語で言い、答えそのものは言わな�
 from __future__ import annotations
 
 import copy
+import numbers
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -72,7 +73,8 @@ class Exercise:
 def _number(answer: Any) -> float:
     if isinstance(answer, torch.Tensor) and answer.numel() == 1:
         return float(answer)
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+    # numbers.Real は int・float に加えて NumPy の数（np.int64(8) など）も含む
+    if isinstance(answer, numbers.Real) and not isinstance(answer, bool):
         return float(answer)
     raise TypeError(f"数を 1 つ渡してください（渡されたもの: {type(answer).__name__}）")
 
@@ -282,9 +284,14 @@ def _check_receptive_field(answer: Any) -> Problem:
     if side == 8:
         return None
     if side == 7:
-        return "それはプーリングなしの 3 層の値です。プーリングの後の 1 画素は元の 2 画素分です。"
+        return ("7 は最大プーリング（nn.MaxPool2d）で測ったときの値です。最大プーリングは 2 × 2 の"
+                "区画ごとに最大の 1 画素にしか勾配を流さない（入力が全部 0 なら区画の先頭の画素）ので、"
+                "残りの画素が数えられません。問題のとおり nn.AvgPool2d(2) で測り直しましょう。")
     if side == 5:
-        return "プーリングの後の 3 × 3 が、元の画像ではどれだけの範囲かを考えましょう。"
+        return ("5 はプーリングなしで 3 × 3 を 2 層重ねたときの値です。プーリングの後の 1 画素は、"
+                "元の画像の 2 画素分に当たります。")
+    if side == 6:
+        return "プーリングの後の 3 × 3 を元の大きさに直した分だけです。1 層目の 3 × 3 の広がりも足します。"
     return f"{side:g} ではありません。receptive_field をまねて実際に測ってみましょう。"
 
 
@@ -309,7 +316,15 @@ def _lesson03() -> SimpleNamespace:
             ["receptive_field と同じく、出力の中央の 1 画素を入力で微分し、勾配が 0 でない範囲を数えます。",
              "最大プーリングは勾配を 1 画素にしか流さないので、範囲を測るときは nn.AvgPool2d(2) を使います。",
              "プーリングの後の 3 × 3 は元の画像の 6 × 6 に当たります。そこに 1 層目の 3 × 3 が加わります。"],
-            "8（8 × 8）: プーリング後の 3 × 3 が元の 6 × 6 に当たり、1 層目の 3 × 3 が両側へ 1 画素ずつ広げる。"),
+            "8（8 × 8）: プーリング後の 3 × 3 が元の 6 × 6 に当たり、1 層目の 3 × 3 が両側へ 1 画素ずつ広げる。\n"
+            "layers = [nn.Conv2d(1, 1, 3, padding=1, bias=False), nn.AvgPool2d(2),\n"
+            "          nn.Conv2d(1, 1, 3, padding=1, bias=False)]\n"
+            "for layer in layers[::2]:\n"
+            "    nn.init.constant_(layer.weight, 1.0)\n"
+            "x = torch.zeros(1, 1, 16, 16, requires_grad=True)\n"
+            "nn.Sequential(*layers)(x)[0, 0, 4, 4].backward()  # 出力 8 × 8 の中央付近の 1 画素\n"
+            "print((x.grad[0, 0] != 0).any(0).sum().item())  # 8\n"
+            "nn.MaxPool2d(2) で測ると 7 になる: 最大プーリングは区画の 1 画素にしか勾配を流さないため。"),
     )
 
 
@@ -399,9 +414,10 @@ def _lesson04() -> SimpleNamespace:
             "2 出力 + ソフトマックスの CNN", _check_two_logit_model,
             ["make_cnn の最後の nn.Linear(64, 1) を nn.Linear(64, 2) にし、nn.Flatten(0) を外します。",
              "パラメータは最後の層の 64 + 1 = 65 個だけ増えます。"],
-            "two = nn.Sequential(*list(make_cnn())[:-2], nn.Linear(64, 2))\n"
-            "fit(two, train_loader, test_loader, nn.CrossEntropyLoss(), "
-            "torch.optim.Adam(two.parameters(), lr=1e-3), 40, device)"),
+            "two = nn.Sequential(*list(make_cnn())[:-2], nn.Linear(64, 2)).to(device)\n"
+            "two_history = fit(two, train_loader, val_loader, nn.CrossEntropyLoss(), "
+            "torch.optim.Adam(two.parameters(), lr=1e-3), 40, device)\n"
+            "# 1 出力の CNN と、検証正解率 two_history['val_acc'] で比べる"),
     )
 
 

@@ -120,7 +120,36 @@ def test_03_checks():
     fails(ex.q2, 18432, "バイアス")
     passes(ex.q3, 8)
     passes(ex.q3, (8, 8))
-    fails(ex.q3, 7, "プーリングなし")
+    fails(ex.q3, 7, "nn.AvgPool2d(2)")
+    fails(ex.q3, 5, "プーリングなし")
+    fails(ex.q3, 6, "1 層目")
+    fails(ex.q3, 9, "9 ではありません")
+
+
+def measured_receptive_field(pool):
+    """03 の receptive_field と同じ測り方（重み 1、入力 0、中央 1 画素の勾配）で 1 辺を測る。"""
+    layers = [nn.Conv2d(1, 1, 3, padding=1, bias=False), pool,
+              nn.Conv2d(1, 1, 3, padding=1, bias=False)]
+    for layer in layers[::2]:
+        nn.init.constant_(layer.weight, 1.0)
+    x = torch.zeros(1, 1, 16, 16, requires_grad=True)
+    nn.Sequential(*layers)(x)[0, 0, 4, 4].backward()
+    touched = x.grad[0, 0] != 0
+    return touched.any(0).sum().item(), touched.any(1).sum().item()
+
+
+def test_03_receptive_field_as_measured():
+    """平均プーリングで測った 8 が正解、最大プーリングで測った 7 はその理由つきで落ちる。"""
+    import numpy as np
+
+    ex = exercises("03")
+    assert measured_receptive_field(nn.AvgPool2d(2)) == (8, 8)
+    assert measured_receptive_field(nn.MaxPool2d(2)) == (7, 7)
+    passes(ex.q3, measured_receptive_field(nn.AvgPool2d(2)))
+    passes(ex.q3, measured_receptive_field(nn.AvgPool2d(2))[0])
+    passes(ex.q3, np.int64(8))  # NumPy の整数でも受け付ける
+    fails(ex.q3, measured_receptive_field(nn.MaxPool2d(2))[0], "最大プーリング")
+    fails(ex.q3, np.int64(7), "1 画素にしか勾配を流さない")
 
 
 # --- 04 ----------------------------------------------------------------------------
