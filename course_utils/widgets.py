@@ -1,7 +1,7 @@
 """予測を手で確かめる対話的な部品（ipywidgets 7.7 と 8 の両方で動く。01・03・04・05・06 で使う）。
 
-- PredictionExplorer: テスト画像を 1 枚選び、画像とモデルのクラス確率を並べて見る。
-- MistakesBrowser: 間違えたテスト画像を、正解・予測のクラスで絞り込んでページ送りで見る。
+- PredictionExplorer: 画像（検証データなど）を 1 枚選び、画像とモデルのクラス確率を並べて見る。
+- MistakesBrowser: 間違えた画像を、正解・予測のクラスで絞り込んでページ送りで見る。
 - PhotoUploader: 学習者の写真を受け取り、確かめてから分類の関数に渡す（06）。
 どれも、ノートブックのセルの最後に置くと表示される。
 """
@@ -47,7 +47,7 @@ def _names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
 
 
 class PredictionExplorer:
-    """スライダーでテスト画像を選び、画像とクラス確率の棒グラフを表示する部品。"""
+    """スライダーで画像（検証データなど）を選び、画像とクラス確率の棒グラフを表示する部品。"""
 
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor,
                  images=None, class_names: Sequence[str] | None = None,
@@ -100,7 +100,7 @@ class PredictionExplorer:
 
 
 class MistakesBrowser:
-    """間違えたテスト画像を、正解と予測のクラスで絞り込み、ページ送りで見る部品。"""
+    """間違えた画像（検証データなど）を、正解と予測のクラスで絞り込み、ページ送りで見る部品。"""
 
     def __init__(self, images, y: torch.Tensor, y_pred: torch.Tensor,
                  class_names: Sequence[str] | None = None, per_page: int = 8) -> None:
