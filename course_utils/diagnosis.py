@@ -21,7 +21,7 @@ STALL_RATIO = 0.95         # 訓練損失が 1 エポック目の 95 % より下
 SLOW_RATIO = 0.80          # 2 割も下がらなければ「遅すぎる」
 BASELINE_SHARE = 0.10      # ベースラインとの差が、伸びしろ (1 − ベースライン) の 1 割以内なら「ベースラインのまま」
 MEMORIZED_ACC = 0.95       # 訓練正解率がこれ以上なのに検証がベースラインなら「丸暗記」
-RISE_SHARE = 0.10          # 訓練損失が、2 エポック目から最小までの下がり幅の 1 割以上はね上がり、
+RISE_SHARE = 0.10          # 訓練損失が、2 エポック目から最小までの下がり幅の 1 割以上跳ね上がり、
 UNSTABLE_END = 1.5         # しかも最後の訓練損失が最小の 1.5 倍以上に戻っていたら「不安定」
 OVERFIT_RISE = 0.10        # 検証損失（最後の 3 エポックの平均）が最小の 1.1 倍以上なら「過学習」
 OVERFIT_WAIT = 0.20        # ただし最小から、全エポックの 2 割（最低 3 エポック）以上たっていること
@@ -38,7 +38,7 @@ KIND_NAMES = {
     "too_slow": "学習が遅すぎる",
     "unstable": "不安定（学習率が大きすぎる疑い）",
     "overfitting": "過学習",
-    "underfitting": "未学習（過小適合）",
+    "underfitting": "過小適合（未学習）",
     "still_improving": "まだ改善中",
     "converged": "落ち着いた",
 }
@@ -136,23 +136,25 @@ def check_baseline(baseline) -> float | None:
 
 
 def _jumps(train: list[float]) -> list[int]:
-    """訓練損失がはね上がったエポック（1 から）。2 エポック目からの下がり幅の 1 割を超える上昇を数える。"""
+    """訓練損失が跳ね上がったエポック（1 から）。2 エポック目からの下がり幅の 1 割を超える上昇を数える。"""
     drop = train[1] - min(train[1:])
     return [e + 1 for e in range(2, len(train))
             if train[e] > train[e - 1] + RISE_SHARE * drop and train[e] > 1.1 * train[e - 1]]
 
 
-def _not_learning(train: list[float], train_text: str, jumps: list[int]) -> Diagnosis:
+def _not_learning(train: list[float], train_text: str, jumps: list[int],
+                  best: int | None) -> Diagnosis:
     if train[0] > 2 * min(train) or jumps:
-        cause = ("最初のエポックの損失が大きく跳ね、その後は下がらなくなっているので、"
+        cause = ("最初のエポックの平均損失がけた違いに大きく、その後は下がらなくなっているので、"
                  "学習率が大きすぎて重みが壊れた疑いが強いです。")
+        advice = "次の一手: 学習率を 1/10 ずつ下げて試す、入力を正規化しているか確かめる。"
     else:
         cause = "損失がほとんど動かないので、学習率が小さすぎるか、勾配が届いていない疑いがあります。"
+        advice = ("次の一手: 学習率を 10 倍ずつ上げて試す、モデルを大きくする、学習ループ"
+                  "（zero_grad・backward・step）を確かめる、数十枚だけで損失が 0 近くまで下がるか試す。")
     return Diagnosis("not_learning", [
-        f"訓練データにさえ合わせられていません（訓練損失 {train[0]:.3f} → {train[-1]:.3f}"
-        f"{train_text}）。" + cause,
-        "次の一手: 学習率を 10 倍ずつ変えて試す、モデルを大きくする、学習ループ（zero_grad・backward・step）を"
-        "確かめる、数十枚だけで損失が 0 近くまで下がるか試す。"])
+        f"訓練データにさえ合わせられていません（訓練損失 {train[0]:.3g} → {train[-1]:.3g}"
+        f"{train_text}）。" + cause, advice], best)
 
 
 def diagnose(history, baseline=None) -> Diagnosis:
@@ -184,7 +186,7 @@ def diagnose(history, baseline=None) -> Diagnosis:
     train_text = f"、訓練正解率 {train_acc[-1]:.1%}" if train_acc else ""
     jumps = _jumps(train)
     if baseline is not None and train_acc is not None and train_acc[-1] <= baseline + margin:
-        return _not_learning(train, train_text, jumps)
+        return _not_learning(train, train_text, jumps, best)
     if baseline is not None and typical_acc <= baseline + margin:
         if train_acc is not None and train_acc[-1] >= MEMORIZED_ACC:
             return Diagnosis("memorizing", [
@@ -197,11 +199,11 @@ def diagnose(history, baseline=None) -> Diagnosis:
             f"訓練損失は {train[0]:.3f} → {train[-1]:.3f}{train_text} と少し動きましたが、"
             f"検証正解率（後半の中央値 {typical_acc:.1%}、最高 {max(acc):.1%}）が"
             f"ベースライン {baseline:.1%} から動いていません。",
-            "訓練画像を覚え始めているだけで、何も一般化できていません。",
+            "訓練画像を覚え始めているだけで、新しい画像に通じる規則は何も学べていません。",
             "次の一手: 画像とラベルを並べて目で見る、ラベルの割合と番号を確かめる、"
             "学習前の損失が理論値（2 クラスなら ln 2 ≈ 0.693）に近いか確かめる。"], best)
     if train[-1] > STALL_RATIO * train[0]:
-        return _not_learning(train, train_text, jumps)
+        return _not_learning(train, train_text, jumps, best)
     if train[-1] > SLOW_RATIO * train[0]:
         return Diagnosis("too_slow", [
             f"訓練損失は下がっていますが、{epochs} エポックで {train[0]:.3f} → {train[-1]:.3f} と、"
@@ -211,9 +213,9 @@ def diagnose(history, baseline=None) -> Diagnosis:
     if jumps and train[-1] >= UNSTABLE_END * min(train):
         where = "・".join(str(e) for e in jumps[:5])
         return Diagnosis("unstable", [
-            f"訓練損失が {where} エポック目にはね上がりました。訓練損失（エポックの平均）は、"
-            "学習率が合っていれば上がることはまれです。検証損失も上下にぎざぎざしています。",
-            f"最後の訓練損失 {train[-1]:.4f} は最小の {min(train):.4f} より大きく、学習率が大きすぎて、"
+            f"訓練損失が {where} エポック目に跳ね上がりました。訓練損失（エポックの平均）は、"
+            "学習率が合っていれば大きく上がることはまれです。",
+            f"最後の訓練損失 {train[-1]:.3g} は最小の {min(train):.3g} より大きく、学習率が大きすぎて、"
             "谷底を飛び越えては戻ることをくり返している疑いがあります。",
             "次の一手: 学習率を 1/3〜1/10 にする、学習率を途中で下げる（スケジューラ）。"], best)
     since_best = epochs - best
@@ -224,9 +226,9 @@ def diagnose(history, baseline=None) -> Diagnosis:
                     if abs(acc_change) < 0.005 else
                     f"検証正解率も {acc[best - 1]:.1%} → {acc[-1]:.1%} と変わりました。")
         return Diagnosis("overfitting", [
-            f"検証損失は {best} エポック目の {loss[best - 1]:.3f} が最小で、その後の"
-            f"最後の 3 エポックの平均は {recent:.3f}（{recent / loss[best - 1] - 1:.0%} 上）です。"
-            f"訓練損失は {train[-1]:.4f} まで下がり続けています。",
+            f"検証損失は {best} エポック目の {loss[best - 1]:.3g} が最小で、"
+            f"最後の 3 エポックの平均は {recent:.3g}（{recent / loss[best - 1] - 1:.0%} 上）です。"
+            f"訓練損失は {train[-1]:.2g} まで下がり続けています。",
             f"過学習です（{best + 1} エポック目あたりから）。" + acc_text,
             "次の一手: 訓練データを増やす、データ拡張、ドロップアウト、重み減衰、"
             f"検証損失での早期終了（この記録なら {best} エポックで止める）。"], best)
@@ -236,17 +238,17 @@ def diagnose(history, baseline=None) -> Diagnosis:
         return Diagnosis("underfitting", [
             f"訓練正解率 {train_acc[-1]:.1%} と検証正解率 {acc[-1]:.1%} がほぼ同じで、"
             f"訓練データでさえ {1 - train_acc[-1]:.1%} を間違えています（損失は{still}）。",
-            "未学習（過小適合）です。モデルが小さすぎて、訓練データの規則さえ表しきれていません"
-            "（偏り、つまりバイアスが大きい状態）。",
+            "過小適合（未学習）です。モデルが小さすぎるか、まだ学習が足りません（損失がほぼ止まっていれば前者）。"
+            "訓練データの規則さえ表しきれていない、バイアスが大きい状態です。",
             "次の一手: モデルを大きくする（幅・層を増やす、CNN にする）。"
             "損失がまだ下がっているなら、エポックを増やすのも手です。"], best)
     if since_best < STILL_FALLING * epochs:
         return Diagnosis("still_improving", [
-            f"検証損失は {best} エポック目（最後の 2 割の中）で最小の {loss[best - 1]:.3f} になり、"
-            f"まだ下がっています（最後の検証正解率 {acc[-1]:.1%}）。",
+            f"検証損失の最小（{loss[best - 1]:.3g}）が最後の 2 割のエポック（{best} エポック目）にあり、"
+            f"まだ下がる途中かもしれません（最後の検証正解率 {acc[-1]:.1%}）。",
             "次の一手: エポック数を増やすと、まだよくなる見込みがあります。"], best)
     return Diagnosis("converged", [
-        f"学習は落ち着いています: 検証損失は {best} エポック目の {loss[best - 1]:.3f} が最小、"
+        f"学習は落ち着いています。検証損失は {best} エポック目の {loss[best - 1]:.3g} が最小、"
         f"最後の検証正解率は {acc[-1]:.1%} です。",
         "次の一手: 正解率をさらに上げるなら、モデルやデータ拡張を見直します。"], best)
 

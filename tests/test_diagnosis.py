@@ -119,12 +119,14 @@ def test_overfitting_names_the_best_epoch_and_what_to_try():
     result = diagnose(OVERFITTING, baseline=0.5)
     assert result.best_epoch == 3
     text = str(result)
-    assert "3 エポック目の 0.150 が最小" in text and "0.197" in text
+    assert "3 エポック目の 0.15 が最小" in text and "0.197" in text
     assert "4 エポック目あたりから" in text and "早期終了" in text
 
 
 def test_a_dead_network_blames_a_too_large_learning_rate():
-    assert "大きすぎて" in str(diagnose(DEAD, baseline=0.5))
+    result = diagnose(DEAD, baseline=0.5)
+    assert "大きすぎて" in str(result) and "1/10 ずつ下げて" in str(result)
+    assert result.best_epoch is not None  # 図に縦線を引ける
 
 
 def test_baseline_check_needs_a_baseline():
