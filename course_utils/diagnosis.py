@@ -264,7 +264,9 @@ def plot_diagnosis(history, baseline=None, title: str = "学習曲線の診断",
     if result.best_epoch is not None:
         axis.axvline(result.best_epoch, color="gray", linestyle=":")
         # 縦の位置は図の高さに対する割合で決める（軸の範囲が後で変わってもずれない）
-        axis.annotate(f"検証損失が最小\n（{result.best_epoch} エポック）", (result.best_epoch, 0.97),
+        # 正解率の線（上のほう）と重ならない高さに、白い下地をつけて書く
+        axis.annotate(f"検証損失が最小\n（{result.best_epoch} エポック）", (result.best_epoch, 0.82),
                       xycoords=axis.get_xaxis_transform(), ha="center", va="top",
-                      fontsize=9, color="gray")
+                      fontsize=9, color="dimgray", zorder=5,
+                      bbox=dict(facecolor="white", alpha=0.85, edgecolor="none", pad=1))
     return fig
