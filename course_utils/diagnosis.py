@@ -264,9 +264,13 @@ def plot_diagnosis(history, baseline=None, title: str = "学習曲線の診断",
     if result.best_epoch is not None:
         axis.axvline(result.best_epoch, color="gray", linestyle=":")
         # 縦の位置は図の高さに対する割合で決める（軸の範囲が後で変わってもずれない）
-        # 正解率の線（上のほう）と重ならない高さに、白い下地をつけて書く
+        # 正解率の線（上のほう）と重ならない高さに、白い下地をつけて書く。
+        # 縦線が左右の端に近いときは、文字が図からはみ出さないよう内側に寄せる
+        where = result.best_epoch / len(clean["train_loss"])
+        ha, dx = ("left", 4) if where < 0.25 else ("right", -4) if where > 0.75 else ("center", 0)
         axis.annotate(f"検証損失が最小\n（{result.best_epoch} エポック）", (result.best_epoch, 0.82),
-                      xycoords=axis.get_xaxis_transform(), ha="center", va="top",
+                      xycoords=axis.get_xaxis_transform(), xytext=(dx, 0),
+                      textcoords="offset points", ha=ha, va="top",
                       fontsize=9, color="dimgray", zorder=5,
                       bbox=dict(facecolor="white", alpha=0.85, edgecolor="none", pad=1))
     return fig
