@@ -164,8 +164,11 @@ def diagnose(history, baseline=None) -> Diagnosis:
     値はリスト・NumPy 配列・テンソルのどれでもよい。
     baseline: 何も学ばないときの正解率（当て推量なら 0.5）。0.5 でも 50 でもよい。
     """
-    h = check_history(history)
-    baseline = check_baseline(baseline)
+    return _judge(check_history(history), check_baseline(baseline))
+
+
+def _judge(h: dict[str, list[float]], baseline: float | None) -> Diagnosis:
+    """check_history と check_baseline を通した記録を判定する（diagnose の中身）。"""
     train, loss, acc = h["train_loss"], h["val_loss"], h["val_acc"]
     train_acc = h.get("train_acc")
     epochs = len(train)
@@ -256,10 +259,9 @@ def diagnose(history, baseline=None) -> Diagnosis:
 def plot_diagnosis(history, baseline=None, title: str = "学習曲線の診断",
                    ax: plt.Axes | None = None) -> Figure:
     """学習曲線を描き、検証損失が最小のエポックに縦線を引き、診断の結果をタイトルに添える（04 で導入）。"""
-    result = diagnose(history, baseline)
-    clean = check_history(history)
-    fig = plot_history(clean, title=f"{title}\n（診断: {result.name}）",
-                       baseline=check_baseline(baseline), ax=ax)
+    clean, baseline = check_history(history), check_baseline(baseline)
+    result = _judge(clean, baseline)
+    fig = plot_history(clean, title=f"{title}\n（診断: {result.name}）", baseline=baseline, ax=ax)
     axis = ax if ax is not None else fig.axes[0]
     if result.best_epoch is not None:
         axis.axvline(result.best_epoch, color="gray", linestyle=":")

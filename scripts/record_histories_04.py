@@ -10,13 +10,14 @@ tests/test_diagnosis.py は、この記録（04 の実際の失敗と修正の�
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from course_utils.setup import is_quick
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "04_four_vs_nine.ipynb"
@@ -37,7 +38,7 @@ _json.dump(_records, open(%r, "w"), ensure_ascii=False, indent=1)
 
 
 def main() -> int:
-    if os.environ.get("COURSE_QUICK"):
+    if is_quick():
         print("クイックモードの記録は意味がないので、COURSE_QUICK を外して実行してください")
         return 1
     nb = nbformat.read(NOTEBOOK, as_version=4)
