@@ -6,7 +6,7 @@
 - DataLoader と FastLoader で MNIST の訓練データを 1 エポック学習する時間も比べる。
 
 使い方（リポジトリの一番上で）:
-    COURSE_DATA_DIR=../shared/data .venv/bin/python scripts/benchmark.py        # 全部
+    .venv/bin/python scripts/benchmark.py        # 全部（MNIST がなければ自動でダウンロード）
     .venv/bin/python scripts/benchmark.py 03 04 --no-loaders                     # 03 と 04 だけ
 """
 
