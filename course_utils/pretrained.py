@@ -39,9 +39,13 @@ class ModelSpec:
 
 
 # top1 の出典。どれも、下の一覧の重みを、この一覧と同じ入力の大きさで評価した値。
+# torchvision: ResNet*_Weights.IMAGENET1K_V1 の acc@1（69.758、76.13、77.374）。
+# timm: results/results-imagenet.csv の top1 を小数第 2 位に丸めた値。timm 0.9 の時点の版（コミット 0173a139:
+# version 0.9.3dev0、README の最新の項目は 2023 年 5 月 11 日）で ViT-B/16 85.096、EVA-02-Ti 80.630、
+# S 85.716、B 88.692、L 90.052。版によって値が少し違う（README の 2023 年 3 月 31 日の表では EVA-02-L が 90.054）。
 TORCHVISION = "torchvision のドキュメント（V1 の重み）"
 CONVNEXT_PAPER = "Liu et al., CVPR 2022（224×224）"
-TIMM_RESULTS = "timm の results-imagenet.csv"
+TIMM_RESULTS = "timm の results-imagenet.csv（timm 0.9、2023 年）"
 _RESNET = {"layers": (1, 1, 1, 1)}
 _CONVNEXT = {"depths": (1, 1, 1, 1)}
 _VIT = {"depth": 1}
@@ -74,6 +78,21 @@ def spec_by_name(name: str) -> ModelSpec:
         if spec.name == name:
             return spec
     raise KeyError(f"{name} というモデルは一覧にありません: {[s.name for s in MODELS]}")
+
+
+def full_parameter_count(spec: ModelSpec) -> int:
+    """spec の本来の大きさのモデルのパラメータ数（クイックモードでも層を減らさない）。
+
+    重みの値は作らず（meta デバイス）、形だけのモデルを組んで数えるので、速く、メモリも使わない。
+    """
+    return _parameter_count(spec.tag)
+
+
+@lru_cache(maxsize=None)
+def _parameter_count(tag: str) -> int:
+    with torch.device("meta"):
+        model = timm.create_model(tag, pretrained=False)
+    return sum(p.numel() for p in model.parameters())
 
 
 def weights_path(tag: str) -> Path:

@@ -13,8 +13,9 @@ from safetensors.torch import save_file
 
 from course_utils import pretrained
 from course_utils.preflight import Finding
-from course_utils.pretrained import (MODELS, free_memory_gib, load_model, memory_note,
-                                     spec_by_name, weights_path)
+from course_utils.exercises import VIT_B16_PARAMS
+from course_utils.pretrained import (MODELS, free_memory_gib, full_parameter_count, load_model,
+                                     memory_note, spec_by_name, weights_path)
 
 SMALL = ["ResNet-18", "EVA-02-Ti", "ConvNeXt-T"]  # 書き出しても小さいもの（CNN と Transformer）
 
@@ -133,6 +134,15 @@ def test_memory_guard_only_for_the_large_model(monkeypatch):
     assert memory_note(small, "cpu") is None
     monkeypatch.setattr(pretrained, "free_memory_gib", lambda device: 64.0)
     assert memory_note(large, "cpu") is None
+
+
+def test_full_parameter_count_ignores_quick_mode(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    # torchvision の ResNet50_Weights.IMAGENET1K_V1 の num_params と、演習 2 の ViT-B/16 の数
+    assert full_parameter_count(spec_by_name("ResNet-50")) == 25_557_032
+    assert full_parameter_count(spec_by_name("ViT-B/16")) == VIT_B16_PARAMS
+    quick = load_model(spec_by_name("ResNet-50")).model  # クイックモードは層を減らしている
+    assert sum(p.numel() for p in quick.parameters()) < 25_557_032
 
 
 def test_free_memory_is_a_positive_number_here():
