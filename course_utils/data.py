@@ -146,7 +146,7 @@ class FastLoader:
 
     DataLoader は画像を 1 枚ずつ変換するので、MNIST のような小さなデータでは
     その待ち時間が計算より長くなる。ここでは変換を最初に一度だけ済ませておく。
-    画像 (N, C, H, W) は channels_last の並びで持つ（値は同じ。03 の CNN の学習が CPU で 2 割ほど速い）。
+    画像 (N, C, H, W) は channels_last の並びで持つ（値は同じ。速さの違いは 03 で測る）。
     """
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int = 128,
