@@ -138,7 +138,9 @@ def random_shift(X: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
     cols = dx[:, None] + torch.arange(W, device=X.device)  # (B, W): 切り出す列の番号
     batch = torch.arange(B, device=X.device)[:, None, None]
     shifted = padded[batch, 0, rows[:, :, None], cols[:, None, :]]  # (B, H, W)
-    return shifted.unsqueeze(1).to(memory_format=torch.channels_last)  # (B, 1, H, W)
+    out = torch.empty_like(X)  # 入力と同じメモリの並び（FastLoader の channels_last など）で返す
+    out.copy_(shifted.unsqueeze(1))  # (B, 1, H, W)
+    return out
 
 
 class FastLoader:
@@ -146,16 +148,20 @@ class FastLoader:
 
     DataLoader は画像を 1 枚ずつ変換するので、MNIST のような小さなデータでは
     その待ち時間が計算より長くなる。ここでは変換を最初に一度だけ済ませておく。
-    画像 (N, C, H, W) は channels_last の並びで持つ（値は同じ。速さの違いは 03 で測る）。
+    画像 (N, C, H, W) は PyTorch の標準の並びで渡すので、x.view(len(x), -1) のような
+    よくある書き方もそのまま動く。channels_last=True にすると channels_last の並びで持つ
+    （値と形は同じ。CPU で CNN の学習が速くなることがある。03 で測る）。
     """
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int = 128,
                  shuffle: bool = False, device: torch.device | str = "cpu",
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, channels_last: bool = False) -> None:
         if len(X) != len(y):
             raise ValueError(f"X と y の件数が違います: {len(X)} と {len(y)}")
-        if X.ndim == 4:
+        if X.ndim == 4 and channels_last:
             X = X.to(memory_format=torch.channels_last)
+        else:
+            X = X.contiguous()
         self.X, self.y = X.to(device), y.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle

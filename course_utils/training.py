@@ -25,6 +25,20 @@ def predict_labels(y_hat: torch.Tensor) -> torch.Tensor:
     return y_hat.argmax(dim=1)
 
 
+def _forward(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """model(X) を計算する。メモリの並びが原因の view のエラーには、直し方を日本語で添える。"""
+    try:
+        return model(X)
+    except RuntimeError as error:
+        if "view size is not compatible" not in str(error):
+            raise
+        raise RuntimeError(
+            "モデルの中の .view(...) が、メモリ上の並びが連続していないテンソルに使われました"
+            "（channels_last の並びの画像や、転置・切り出しをしたテンソルで起こります）。"
+            "x.view(len(x), -1) の代わりに x.reshape(len(x), -1) か x.flatten(1) を使うと動きます。"
+            f"（元のエラー: {error}）") from error
+
+
 def _count_correct(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # テンソルのまま返す（GPU で毎回 CPU と同期しないように）
     return (predict_labels(y_hat) == y.reshape(-1).long()).sum()
@@ -38,7 +52,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
     total_loss, correct, count = 0.0, 0, 0
     for X, y in loader:
         X, y = X.to(device), y.to(device)
-        y_hat = model(X)
+        y_hat = _forward(model, X)
         total_loss += float(loss_fn(y_hat, y)) * len(y)
         correct += int(_count_correct(y_hat, y))
         count += len(y)
@@ -90,7 +104,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
             if augment is not None:
                 X = augment(X)
             with torch.autocast(device_type, dtype=torch.float16, enabled=use_amp):
-                y_hat = model(X)
+                y_hat = _forward(model, X)
                 loss = loss_fn(y_hat, y)
             optimizer.zero_grad()
             scaler.scale(loss).backward()

@@ -83,7 +83,9 @@ def test_fast_loader_yields_the_same_samples_as_dataloader():
     assert len(fast) == len(DataLoader(test, batch_size=64)) == 16
     X, y = _collect(fast)
     assert torch.allclose(X, X_ref, atol=1e-6) and torch.equal(y, y_ref)
-    assert all(b[0].stride() == (784, 1, 28, 1) for b in fast)  # channels_last
+    assert all(b[0].stride() == (784, 784, 28, 1) for b in fast)  # DataLoader と同じ標準の並び
+    last = FastLoader.from_dataset(test, batch_size=64, channels_last=True)
+    assert all(b[0].stride() == (784, 1, 28, 1) for b in last)  # 頼んだときだけ channels_last
     sizes = [len(b[1]) for b in fast]
     assert sizes[:-1] == [64] * 15 and sizes[-1] == 1000 - 15 * 64
 
@@ -161,3 +163,31 @@ def test_train_val_split_rejects_impossible_sizes():
 
     with pytest.raises(ValueError, match="num_val は 1 以上 9 以下"):
         train_val_split(torch.zeros(10, 1), torch.zeros(10), num_val=10)
+
+
+class _ViewFlattenCNN(torch.nn.Module):
+    """公開のチュートリアルによくある、x.view(x.size(0), -1) で平らにする CNN。"""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4 * 28 * 28, 10)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.fc(x.view(x.size(0), -1))
+
+
+def test_fast_loader_batches_work_with_view_flattening_models():
+    X, y = torch.randn(40, 1, 28, 28), torch.randint(0, 10, (40,))
+    model = _ViewFlattenCNN()
+    for X_batch, _ in FastLoader(X, y, batch_size=16, shuffle=True, seed=0):
+        assert model(X_batch).shape == (len(X_batch), 10)
+        assert model(data.random_shift(X_batch)).shape == (len(X_batch), 10)
+
+
+def test_random_shift_keeps_the_memory_layout():
+    X = torch.randn(8, 1, 28, 28)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        batch = X.to(memory_format=layout)
+        assert data.random_shift(batch).stride() == batch.stride()

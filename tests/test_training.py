@@ -164,3 +164,25 @@ def test_mixed_precision_is_a_no_op_on_the_cpu(monkeypatch):
             mixed_precision=mixed)
         results.append(model.weight.detach().clone())
     assert torch.equal(*results)
+
+
+def test_a_view_on_channels_last_batches_gets_a_japanese_explanation():
+    from course_utils.data import FastLoader
+
+    class ViewCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 28 * 28, 10)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).view(len(x), -1))
+
+    X, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    loader = FastLoader(X, y, batch_size=16, channels_last=True)
+    model = ViewCNN()
+    with pytest.raises(RuntimeError, match="reshape"):
+        fit(model, loader, None, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+            1, progress=False)
+    with pytest.raises(RuntimeError, match="メモリ上の並び"):
+        evaluate(model, loader, nn.CrossEntropyLoss())
