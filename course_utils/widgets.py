@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import base64
+import io
 from typing import Callable, Sequence
 
 import ipywidgets as widgets
@@ -19,7 +20,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
 
-from course_utils.images import ImageInputError, open_image
+from course_utils.images import ImageInputError, open_image, source_name
 from course_utils.plots import as_images, show_predictions
 
 ALL = -1  # 絞り込みの「すべて」
@@ -40,6 +41,24 @@ def class_probabilities(model: nn.Module, X: torch.Tensor,
         p = torch.sigmoid(logits.reshape(-1))
         return torch.stack([1 - p, p], dim=1)
     return torch.softmax(logits, dim=1)
+
+
+def show_figure(output: widgets.Output, fig: Figure | None) -> None:
+    """出力欄 output の中身を、図 fig の PNG 画像に置き換える（None なら空にする）。
+
+    `with output:` で図を描くと、出力の行き先を付け替えるメッセージのやり取りに頼るので、
+    ブラウザのない実行（nbval などの自動テスト）で止まることがあった。ここでは図を PNG に
+    してから、出力欄の中身（outputs）を直接書き換える。ipywidgets 7.7 と 8 のどちらでも動く。
+    """
+    outputs = ()
+    if fig is not None:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+        outputs = ({"output_type": "display_data", "metadata": {},
+                    "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+                             "text/plain": "<図>"}},)
+    output.outputs = outputs
 
 
 def _names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
@@ -88,11 +107,7 @@ class PredictionExplorer:
     def show(self, index: int) -> None:
         """出力欄を index 番の図で描き直す。"""
         self.shown_index = index
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig = self.figure(index)
-            plt.show()
-        plt.close(fig)
+        show_figure(self.output, self.figure(index))
 
     def _ipython_display_(self) -> None:
         display(self.widget)
@@ -148,14 +163,12 @@ class MistakesBrowser:
                              if len(shown) else "この組み合わせの間違いはありません")
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= self.pages() - 1
-        with self.output:
-            self.output.clear_output(wait=True)
-            if len(shown):
-                fig = show_predictions(self.images[shown], self.y[shown], self.y_pred[shown],
-                                       class_names=self.class_names, ncols=self.per_page,
-                                       title="間違えた画像（T: 正解, P: 予測）")
-                plt.show()
-                plt.close(fig)
+        fig = None
+        if len(shown):
+            fig = show_predictions(self.images[shown], self.y[shown], self.y_pred[shown],
+                                   class_names=self.class_names, ncols=self.per_page,
+                                   title="間違えた画像（T: 正解, P: 予測）")
+        show_figure(self.output, fig)
 
     def _ipython_display_(self) -> None:
         display(self.widget)
@@ -163,10 +176,16 @@ class MistakesBrowser:
 
 
 def uploaded_files(value) -> list[tuple[str, bytes]]:
-    """FileUpload の value を [(ファイル名, 中身), ...] にする（ipywidgets 7 は辞書、8 はタプル）。"""
+    """FileUpload の value を [(ファイル名, 中身), ...] にする（ipywidgets 7 は辞書、8 はタプル）。
+
+    中身が空（0 バイト）のファイルも落とさずに返す（「空のファイルです」と伝えるため）。
+    """
+    if not value:
+        return []
     if isinstance(value, dict):  # 7.x: {名前: {"metadata": {...}, "content": bytes}}
-        return [(name, bytes(item["content"])) for name, item in value.items()]
-    return [(item["name"], bytes(item["content"])) for item in value]  # 8.x
+        return [(name, bytes(item.get("content") or b"")) for name, item in value.items()]
+    return [(item.get("name") or "アップロードしたファイル", bytes(item.get("content") or b""))
+            for item in value]  # 8.x
 
 
 class PhotoUploader:
@@ -191,13 +210,19 @@ class PhotoUploader:
             self.upload, widgets.HBox([self.path, self.button]), self.output])
 
     def run(self, source: bytes | str, name: str = "") -> None:
-        """ファイルの中身（bytes）かファイル名の画像を開いて classify に渡す。使えなければ理由を表示する。"""
+        """ファイルの中身（bytes）かファイル名の画像を開いて classify に渡す。使えなければ理由を表示する。
+
+        中身が空（0 バイト）のアップロードは open_image が「空のファイル」と伝える。
+        ファイル名の欄が空のときだけ、ファイル名を入れるように頼む。
+        """
         if isinstance(source, str):
             source = source.strip()
-            name = name or Path(source).name
+            name = name or source_name(source)
+        else:
+            name = name or "アップロードしたファイル"
         with self.output:
             self.output.clear_output(wait=True)
-            if not source:
+            if isinstance(source, str) and not source:
                 print("ファイル名を入力してください。")
                 return
             try:

@@ -126,6 +126,17 @@ def test_notebook_runs_in_jupyterlab_with_widgets_and_japanese(jupyterlab):
             assert page.locator(".jp-OutputArea-output img").count() >= 10  # 図
             slider = page.locator(".widget-slider")
             assert slider.count() >= 1  # PredictionExplorer のスライダーが描かれた
+            # 部品の出力欄（中身を直接書き換える方式）に、図が画像として描かれた
+            page.wait_for_selector(".widget-output img, .jupyter-widgets-output-area img",
+                                   timeout=30_000)
+            first = page.locator(".widget-output img, .jupyter-widgets-output-area img").first
+            before = first.get_attribute("src")
+            slider.first.locator(".ui-slider-handle, .noUi-handle").first.focus()
+            page.keyboard.press("ArrowRight")  # スライダーを動かすと図が描き直される
+            page.wait_for_function(
+                """(before) => [...document.querySelectorAll(
+                    '.widget-output img, .jupyter-widgets-output-area img')]
+                    .some(img => img.getAttribute('src') !== before)""", arg=before, timeout=30_000)
             slider.first.scroll_into_view_if_needed()
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTEFACTS / "04_explorer.png"))

@@ -152,3 +152,61 @@ def test_photo_uploader_explains_an_upload_that_never_arrived(capsys):
     uploader = PhotoUploader(lambda image, name: pytest.fail("中身がないのに呼ばれた"))
     uploader._on_counter({"new": 1})  # ipywidgets 7 の Colab: 数は増えたが value が空
     assert "中身が届きませんでした" in capsys.readouterr().out
+
+
+def test_photo_uploader_says_an_empty_upload_is_empty_not_asks_for_a_name(capsys):
+    """0 バイトのファイルをアップロードしたら「空のファイル」と伝える（ファイル名を頼まない）。"""
+    from course_utils.widgets import PhotoUploader, uploaded_files
+
+    uploader = PhotoUploader(lambda image, name: pytest.fail("空なのに呼ばれた"))
+    assert uploaded_files(({"name": "empty.jpg", "content": memoryview(b"")},)) == [("empty.jpg", b"")]
+    uploader._on_upload({"new": ({"name": "empty.jpg", "type": "image/jpeg", "size": 0,
+                                  "content": memoryview(b"")},)})  # ipywidgets 8
+    out = capsys.readouterr().out
+    assert "✗ empty.jpg は空のファイル（0 バイト）で、中身がありません" in out
+    assert "ファイル名を入力してください" not in out
+    uploader._on_upload({"new": {"e.png": {"metadata": {}, "content": b""}}})  # ipywidgets 7
+    assert "✗ e.png は空のファイル（0 バイト）" in capsys.readouterr().out
+    uploader.run(b"")
+    assert "✗ アップロードしたファイル は空のファイル（0 バイト）" in capsys.readouterr().out
+
+
+def test_uploaded_files_tolerates_missing_values():
+    from course_utils.widgets import uploaded_files
+
+    assert uploaded_files(None) == []
+    assert uploaded_files(({"content": b"1"},)) == [("アップロードしたファイル", b"1")]
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("https://example.com/cat.jpg", "✗ https://example.com/cat.jpg はインターネットの URL です。"
+                                    "この教材は URL から画像をダウンロードしません。"),
+    ("a" * 296 + ".jpg", "✗ ファイル名が長すぎます（300 文字）"),
+    ("~photo.jpg", "「~」を付けずに"),
+    ("data:image/png;base64,iVBORw0KGgo!!!", "✗ 貼り付けられた data: URL の中身が途中で切れているか壊れていて"),
+])
+def test_photo_uploader_explains_typed_names_in_japanese(typed, expected, tmp_path, monkeypatch, capsys):
+    from course_utils.widgets import PhotoUploader
+
+    monkeypatch.chdir(tmp_path)
+    uploader = PhotoUploader(lambda image, name: pytest.fail("使えないのに呼ばれた"))
+    uploader.path.value = typed
+    uploader.button.click()
+    out = capsys.readouterr().out
+    assert expected in out and "Errno" not in out and "Traceback" not in out
+
+
+def test_photo_uploader_opens_a_pasted_data_url_with_a_short_name(capsys):
+    import base64
+
+    from PIL import Image
+
+    from course_utils.images import DATA_URL_NAME
+    from course_utils.widgets import PhotoUploader
+
+    seen = []
+    uploader = PhotoUploader(lambda image, name: seen.append((image.size, name)))
+    uploader.path.value = "data:image/png;base64," + base64.b64encode(_png(Image.new("RGB", (5, 3)))).decode()
+    uploader.button.click()
+    assert seen == [((5, 3), DATA_URL_NAME)]
+    assert "data: URL" in capsys.readouterr().out
