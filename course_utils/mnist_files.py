@@ -1,24 +1,34 @@
-"""MNIST の元ファイル（IDX 形式）を探し、検査し、必要ならダウンロードする。"""
+"""MNIST の元ファイル（IDX 形式）を探し、検査し、必要ならダウンロードする。
+
+講座の約束: 利用者のファイル（COURSE_DATA_DIR の中身、キャッシュに置かれた講座以外のもの）は、
+どの失敗のときも消したり書き換えたりしない。書くのは、キャッシュの MNIST/raw/ の 4 つのファイル
+（FILES の名前）と、書いている途中の一時ファイル（<名前>.<乱数>.part、失敗したら消す）だけ。
+"""
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
+import http.client
+import io
 import os
-import shutil
-import tempfile
+import stat
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from course_utils.setup import env_flag
+# 環境変数の名前とフォルダの場所は course_utils.env にある（ここからも import できるように残す）
+from course_utils.env import (CACHE_ENV, DATA_ENV, NO_SPACE, OFFLINE_ENV, REPO_ROOT,
+                              cache_dir, data_dir_setting, flag_text, folder_problem, is_offline,
+                              os_error_reason, resolve_data_dir)
 
-DATA_ENV = "COURSE_DATA_DIR"  # MNIST/raw/ を含むフォルダ
-CACHE_ENV = "COURSE_CACHE_DIR"  # データと重みのキャッシュ置き場
-OFFLINE_ENV = "COURSE_OFFLINE"  # 1 ならダウンロードせず、キャッシュにあるものだけを使う（教室向け）
+__all__ = ["CACHE_ENV", "DATA_ENV", "FILES", "MIRRORS", "MNISTDataError", "OFFLINE_ENV",
+           "cache_dir", "check_idx_file", "data_dir_problem", "is_offline", "mnist_root", "read_idx"]
 
 # torchvision の最初のミラー（yann.lecun.com）は 403 などで失敗するため使わない。
 MIRRORS = (
@@ -33,32 +43,24 @@ FILES = {
     "t10k-images-idx3-ubyte": ("9fb629c4189551a2d022fa330f9573f3", 2051, 10000),
     "t10k-labels-idx1-ubyte": ("ec29112dd5afa0611ce80d1b7f02629c", 2049, 10000),
 }
+MNIST_MB = 55  # 展開した 4 つのファイルの合計（約 55 MB）
+
+_data_dir = resolve_data_dir  # 以前の名前
 
 
 class MNISTDataError(RuntimeError):
     """MNIST が見つからない・壊れている・ダウンロードできないときのエラー（日本語）。"""
 
 
-def is_offline() -> bool:
-    """オフラインの指定（環境変数 COURSE_OFFLINE=1）があれば True を返す。"""
-    return env_flag(OFFLINE_ENV)
+class _SaveError(Exception):
+    """ダウンロードしたものを手元に保存できなかった（権限・空き容量など。通信の問題ではない）。
 
+    OSError を継がないので、通信の失敗をまとめて捕まえる except に紛れない。
+    """
 
-def cache_dir() -> Path:
-    """データと重みを置くキャッシュフォルダ（COURSE_CACHE_DIR、既定は ~/.cache/dl-course-ja）。"""
-    default = Path.home() / ".cache" / "dl-course-ja"
-    return Path(os.environ.get(CACHE_ENV) or default).expanduser()
-
-
-def _data_dir(given: str) -> Path:
-    # 相対パスは、まず今のフォルダから、なければリポジトリの一番上から探す
-    # （ノートブックは notebooks/ の中で動くので、README どおりの ../shared/data も通す）
-    path = Path(given).expanduser()
-    if not path.is_absolute() and not path.exists():
-        from_repo = Path(__file__).resolve().parents[1] / path
-        if from_repo.exists():
-            return from_repo.resolve()
-    return path.resolve()
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"{path}: {error}")
+        self.path, self.error = path, error
 
 
 def _expected_size(magic: int, count: int) -> int:
@@ -66,37 +68,80 @@ def _expected_size(magic: int, count: int) -> int:
     return 16 + count * 28 * 28 if magic == 2051 else 8 + count
 
 
-def check_idx_file(path: Path) -> str | None:
-    """IDX ファイルを検査し、問題があれば日本語の説明を、なければ None を返す。"""
+def _check(path: Path) -> tuple[str, str] | None:
+    """(種類, 説明) を返す。種類は missing（無い）・unreadable（読めない）・broken（中身が違う）。"""
     _, magic, count = FILES[path.name]
-    if not path.is_file():
-        return "ファイルがありません"
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(16)
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing", "ファイルがありません"
+    except OSError as error:  # 入る権限のないフォルダの中など
+        return "unreadable", f"調べられません: {os_error_reason(error)}"
+    if stat.S_ISDIR(info.st_mode):
+        return "broken", "ファイルではなくフォルダです"
+    if not stat.S_ISREG(info.st_mode):  # FIFO などは開くと止まることがあるので、読まない
+        return "broken", "普通のファイルではありません"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as error:
+        return "unreadable", f"読めません: {os_error_reason(error)}"
     header = np.frombuffer(head[:len(head) // 4 * 4], dtype=">i4")
     if len(header) < 2 or header[0] != magic:
-        return "MNIST の IDX 形式ではありません（先頭のマジックナンバーが違います）"
+        return "broken", "MNIST の IDX 形式ではありません（先頭のマジックナンバーが違います）"
     if header[1] != count:
-        return f"件数が {count} ではなく {header[1]} です"
+        return "broken", f"件数が {count} ではなく {header[1]} です"
+    size = info.st_size
     if size != _expected_size(magic, count):
-        return (f"大きさが {size:,} バイトで、期待される "
-                f"{_expected_size(magic, count):,} バイトと違います（途中で切れています）")
+        return "broken", (f"大きさが {size:,} バイトで、期待される "
+                          f"{_expected_size(magic, count):,} バイトと違います（途中で切れています）")
     return None
 
 
+def check_idx_file(path: Path) -> str | None:
+    """IDX ファイルを検査し、問題があれば日本語の説明を、なければ None を返す（例外は出さない）。"""
+    found = _check(Path(path))
+    return None if found is None else found[1]
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """IDX ファイルを NumPy 配列（uint8）として読む。画像は (N, 28, 28)、ラベルは (N,)。"""
+    """IDX ファイルを NumPy 配列（uint8）として読む。画像は (N, 28, 28)、ラベルは (N,)。
+
+    読めないときは、理由と直し方を日本語で言う MNISTDataError を出す。
+    """
+    path = Path(path)
     _, magic, count = FILES[path.name]
-    raw = np.fromfile(path, dtype=np.uint8)
+    try:
+        with open(path, "rb") as f:
+            raw = np.fromfile(f, dtype=np.uint8)
+    except OSError as error:
+        raise MNISTDataError(
+            f"MNIST のファイル {path} を読めません: {os_error_reason(error)}。\n"
+            + _unreadable_fix([path.name], path.parent)) from None
+    if raw.size != _expected_size(magic, count):
+        raise MNISTDataError(f"MNIST のファイル {path} の大きさが {raw.size:,} バイトで、期待される "
+                             f"{_expected_size(magic, count):,} バイトと違います（途中で切れています）。")
     if magic == 2051:
         return raw[16:].reshape(count, 28, 28)
     return raw[8:]
 
 
-def _problems(raw: Path) -> dict[str, str]:
-    found = {name: check_idx_file(raw / name) for name in FILES}
+def _problem_kinds(raw: Path) -> dict[str, tuple[str, str]]:
+    found = {name: _check(raw / name) for name in FILES}
     return {name: why for name, why in found.items() if why}
+
+
+def _problems(raw: Path) -> dict[str, str]:
+    return {name: why for name, (_, why) in _problem_kinds(raw).items()}
+
+
+def _names(problems: dict[str, tuple[str, str]], kind: str) -> list[str]:
+    return [name for name, (k, _) in problems.items() if k == kind]
+
+
+def _unreadable_fix(names: list[str], folder: Path) -> str:
+    return (f"→ {folder} の {'、'.join(names)} を読む権限がありません。ファイルの持ち主か管理者に、"
+            f"読み取りの権限を付けてもらってください（例: chmod a+r）。")
 
 
 def _report(raw: Path, problems: dict[str, str], advice: str) -> MNISTDataError:
@@ -106,36 +151,193 @@ def _report(raw: Path, problems: dict[str, str], advice: str) -> MNISTDataError:
     return MNISTDataError("\n".join(lines))
 
 
+# --- COURSE_DATA_DIR -------------------------------------------------------------------------
+
+def _is_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _has_mnist_files(folder: Path) -> bool:
+    return any(_is_file(folder / name) or _is_file(folder / (name + ".gz")) for name in FILES)
+
+
+def data_dir_problem(given: str) -> tuple[str, str] | None:
+    """COURSE_DATA_DIR（値 given）を調べ、問題があれば (何が悪いか, 直し方) を日本語で返す。
+
+    無い・ファイルを指している・空・MNIST/raw そのものや MNIST を指している・ファイルが直接置かれている・
+    gzip のまま・壊れている・読めない、を見分ける。問題がなければ None。何も書き換えない。
+    """
+    root = resolve_data_dir(given)
+    raw = root / "MNIST" / "raw"
+    shown = f"{DATA_ENV}={given.strip()}" + ("" if str(root) == given.strip() else f"（{root}）")
+    give_up = (f"ダウンロードに任せるなら {DATA_ENV} を外してください"
+               f"（キャッシュ {cache_dir() / 'data'} に自動で用意します）。")
+    contain = f"{DATA_ENV} には、MNIST/raw/ を含むフォルダを指定してください"
+    try:
+        info = os.stat(root)
+    except (FileNotFoundError, NotADirectoryError):
+        where = ""
+        if not Path(given.strip()).expanduser().is_absolute():
+            where = f"（今のフォルダ {Path.cwd()} からも、リポジトリの一番上 {REPO_ROOT} からも探しました）"
+        return (f"{shown} のフォルダがありません{where}。",
+                f"{contain}（例: {DATA_ENV}=~/mnist なら ~/mnist/MNIST/raw/ に 4 つのファイルを置きます）。"
+                f"場所の打ち間違いがないかも確かめてください。{give_up}")
+    except OSError as error:
+        return (f"{shown} のフォルダを調べられません: {os_error_reason(error)}。",
+                f"自分が読めるフォルダを指定するか、フォルダの持ち主か管理者に読み取りの権限を"
+                f"付けてもらってください。{give_up}")
+    if not stat.S_ISDIR(info.st_mode):
+        return (f"{shown} はファイルです（フォルダではありません）。", f"{contain}。{give_up}")
+
+    problems = _problem_kinds(raw)
+    if not problems:
+        return None
+    # よくある置き間違い: 1 つ・2 つ下のフォルダを指している、ファイルを直接置いている
+    if root.name.lower() == "raw" and root.parent.name.lower() == "mnist":
+        return (f"{shown} は MNIST/raw のフォルダそのものを指しています"
+                "（講座は指定されたフォルダの中にさらに MNIST/raw/ を探すので、見つかりません）。",
+                f"{DATA_ENV} には 2 つ上のフォルダ（MNIST/raw を含むフォルダ）を指定してください: "
+                f"{DATA_ENV}={root.parents[1]}")
+    if root.name.lower() == "mnist" and _has_mnist_files(root / "raw"):
+        return (f"{shown} は MNIST のフォルダそのものを指しています（講座は {raw} を探します）。",
+                f"{DATA_ENV} には 1 つ上のフォルダ（MNIST/raw を含むフォルダ）を指定してください: "
+                f"{DATA_ENV}={root.parent}")
+    if _has_mnist_files(root):
+        return (f"{shown} の中に MNIST のファイルが直接置かれています（講座は {raw} の中を探します）。",
+                f"{root} の中に MNIST/raw/ というフォルダを作ってファイルをそこへ移すか、"
+                f"MNIST/raw/ の形に置いたフォルダを {DATA_ENV} に指定してください。")
+    try:
+        empty = not os.listdir(root)
+    except OSError as error:
+        return (f"{shown} のフォルダの中を見られません: {os_error_reason(error)}。",
+                f"自分が読めるフォルダを指定してください。{give_up}")
+    lines = [f"{shown} のフォルダは空です。" if empty else f"{shown} に MNIST がそろっていません。",
+             f"探した場所: {raw}"]
+    lines += [f"  - {name}: {why}" for name, (_, why) in problems.items()]
+    lines.append("必要なファイル（gzip を展開したもの）: " + ", ".join(FILES))
+    fixes = []
+    missing, broken, unreadable = (_names(problems, kind) for kind in ("missing", "broken", "unreadable"))
+    packed = [name for name in missing if _is_file(raw / (name + ".gz"))]
+    if packed:
+        fixes.append(f"gzip のまま（.gz）のファイルがあります。展開してください（例: gunzip -k {raw}/*.gz）。")
+    if broken:
+        fixes.append(f"壊れたファイル（{'、'.join(broken)}）を正しいファイルに置き換えてください。")
+    if unreadable:
+        fixes.append(_unreadable_fix(unreadable, raw).removeprefix("→ "))
+    if [name for name in missing if name not in packed]:
+        fixes.append(f"{contain}（{raw} に 4 つのファイルを置きます）。")
+    fixes.append(give_up)
+    return "\n".join(lines), "".join(fixes)
+
+
+def _data_dir_error(problem: tuple[str, str]) -> MNISTDataError:
+    what, fix = problem
+    return MNISTDataError(f"MNIST のデータを使えません。{what}\n→ {fix}\n"
+                          "（講座は、このフォルダのファイルを消したり書き換えたりしません）")
+
+
+# --- ダウンロード ------------------------------------------------------------------------------
+
+def _network_reason(error: BaseException, timeout: float) -> str:
+    if isinstance(error, http.client.IncompleteRead):
+        return f"受信が途中で切れました（{len(error.partial):,} バイトを受け取ったところで）"
+    if isinstance(error, urllib.error.HTTPError):
+        return f"サーバーがエラーを返しました（HTTP {error.code}）"
+    if isinstance(error, urllib.error.URLError):
+        if isinstance(error.reason, TimeoutError):
+            return f"{timeout:g} 秒待っても応答がありません（時間切れ）"
+        return f"接続できません（{error.reason}）"
+    if isinstance(error, TimeoutError):
+        return f"{timeout:g} 秒待っても応答がありません（時間切れ）"
+    if isinstance(error, http.client.HTTPException):
+        return f"サーバーの応答が正しくありません（{type(error).__name__}: {error}）"
+    if isinstance(error, ConnectionError):
+        return f"接続が切れました（{type(error).__name__}: {error}）"
+    return f"{type(error).__name__}: {error}"
+
+
+def _fetch(url: str, name: str, timeout: float) -> bytes:
+    """url を読み、中身を返す（gzip のまま、最大 10 MB ほどなのでメモリに置く）。"""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        try:
+            total = int(response.headers.get("Content-Length") or 0)
+        except ValueError:
+            total = 0
+        buffer = io.BytesIO()
+        with tqdm(total=total or None, unit="B", unit_scale=True, desc=name, leave=False) as bar:
+            while chunk := response.read(1 << 16):
+                buffer.write(chunk)
+                bar.update(len(chunk))
+    if total and buffer.tell() < total:  # urllib は、途中で切れても黙って短く返すことがある
+        raise http.client.IncompleteRead(buffer.getvalue(), total - buffer.tell())
+    return buffer.getvalue()
+
+
+def _save(name: str, data: bytes, raw: Path) -> None:
+    """data を raw/name に書く。途中で失敗したら、書きかけの一時ファイルを消して _SaveError を出す。"""
+    part = raw / f"{name}.{uuid.uuid4().hex[:8]}.part"  # 講座だけが作る名前（利用者のファイルと重ならない）
+    try:
+        with open(part, "xb") as f:
+            f.write(data)
+        os.replace(part, raw / name)  # 書き終わってから本来の名前にする
+    except OSError as error:
+        raise _SaveError(raw / name, error) from None
+    finally:
+        try:
+            os.unlink(part)  # 成功して名前を変えたあとなら、もう無い
+        except OSError:
+            pass
+
+
 def _download_one(name: str, raw: Path, timeout: float) -> None:
     md5 = FILES[name][0]
     errors = []
     for mirror in MIRRORS:
         url = mirror + name + ".gz"
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, \
-                    tempfile.TemporaryFile() as tmp:
-                total = int(response.headers.get("Content-Length") or 0)
-                digest = hashlib.md5()
-                with tqdm(total=total or None, unit="B", unit_scale=True,
-                          desc=name, leave=False) as bar:
-                    while chunk := response.read(1 << 16):
-                        digest.update(chunk)
-                        tmp.write(chunk)
-                        bar.update(len(chunk))
-                if digest.hexdigest() != md5:
-                    errors.append(f"{url}: MD5 が一致しません（壊れたファイル）")
-                    continue
-                tmp.seek(0)
-                part = raw / (name + ".part")
-                with gzip.open(tmp) as src, open(part, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                part.replace(raw / name)  # 展開が終わってから本来の名前にする
-                return
-        except (urllib.error.URLError, OSError, EOFError) as e:
-            errors.append(f"{url}: {getattr(e, 'reason', e)}")
+            packed = _fetch(url, name, timeout)
+        except (urllib.error.URLError, http.client.HTTPException, OSError, EOFError,
+                ValueError) as error:  # 通信の失敗（書き込みはまだしていない）
+            errors.append(f"{url}: {_network_reason(error, timeout)}")
+            continue
+        if hashlib.md5(packed).hexdigest() != md5:
+            errors.append(f"{url}: MD5 が一致しません（壊れたファイル）")
+            continue
+        try:
+            data = gzip.decompress(packed)
+        except (OSError, EOFError) as error:
+            errors.append(f"{url}: gzip を展開できません（{type(error).__name__}）")
+            continue
+        _save(name, data, raw)
+        return
     raise MNISTDataError(
         f"{name} をダウンロードできませんでした。\n  " + "\n  ".join(errors)
     )
+
+
+def _cache_setting() -> str:
+    value = os.environ.get(CACHE_ENV, "").strip()
+    return f"いまの値: {value}" if value else f"いまは未設定で、既定の {cache_dir()}"
+
+
+def _cache_fix(reason_code: int | None) -> str:
+    if reason_code in NO_SPACE:
+        return (f"不要なファイルを消してディスクの空きを作るか、環境変数 {CACHE_ENV} に空きのある"
+                f"ディスクのフォルダを指定してください（MNIST には展開後で約 {MNIST_MB} MB 要ります。"
+                f"{_cache_setting()}）。")
+    return (f"環境変数 {CACHE_ENV} に、自分が書き込めるフォルダを指定してください"
+            f"（例: {CACHE_ENV}=~/dl-course-cache。{_cache_setting()}）。"
+            f"または MNIST/raw/ を含むフォルダを用意して、環境変数 {DATA_ENV} にその場所を設定してください。")
+
+
+def _save_advice(error: _SaveError) -> str:
+    code = getattr(error.error, "errno", None)
+    return (f"ダウンロードしたファイルを {error.path} に保存できませんでした: "
+            f"{os_error_reason(error.error)}。（ダウンロードそのものはできています）\n"
+            f"→ {_cache_fix(code)}")
 
 
 def mnist_root(download: bool | None = None, timeout: float = 30.0) -> Path:
@@ -147,47 +349,65 @@ def mnist_root(download: bool | None = None, timeout: float = 30.0) -> Path:
        （download を省略すると、COURSE_OFFLINE=1 のときだけダウンロードせず、足りないものを日本語で伝える。
        講師用の prefetch は download=True で呼ぶ）。
     どちらもだめなら、何をすればよいかを日本語で説明する MNISTDataError を出す。
+    利用者のファイルは、どの失敗のときも消したり書き換えたりしない。
     """
-    given = os.environ.get(DATA_ENV)
-    if given:
-        root = _data_dir(given)
-        problems = _problems(root / "MNIST" / "raw")
-        if problems:
-            raise _report(
-                root / "MNIST" / "raw", problems,
-                f"{DATA_ENV} には MNIST/raw/ を含むフォルダを指定してください"
-                f"（いまの値: {given}）。壊れたファイルは削除して置き直してください。"
-                f"ダウンロードに任せるなら {DATA_ENV} を外してください。",
-            )
-        return root
+    given = data_dir_setting()
+    if given is not None:
+        problem = data_dir_problem(given)
+        if problem:
+            raise _data_dir_error(problem)
+        return resolve_data_dir(given)
 
     root = cache_dir() / "data"
     raw = root / "MNIST" / "raw"
-    problems = _problems(raw)
+    problems = _problem_kinds(raw)
+    if not problems:
+        return root
+    listed = {name: why for name, (_, why) in problems.items()}
+    unreadable = _names(problems, "unreadable")
+    offline = is_offline()
     if download is None:
-        download = not is_offline()
-    if problems and not download and is_offline():
+        download = not offline
+    if not download and offline:
+        extra = "" if not unreadable else "\n" + _unreadable_fix(unreadable, raw)
         raise _report(
-            raw, problems,
-            f"オフラインの指定（{OFFLINE_ENV}=1）があるのでダウンロードしません。講師の方は、ネットワークのある所で "
-            f"`python -m course_utils.prefetch` を実行してこのキャッシュを用意するか、"
-            f"{DATA_ENV} に MNIST/raw/ を含むフォルダを指定してください。",
+            raw, listed,
+            f"オフラインの指定（{flag_text(OFFLINE_ENV)}）があるのでダウンロードしません。講師の方は、"
+            f"ネットワークのある所で `python -m course_utils.prefetch` を実行してこのキャッシュを用意するか、"
+            f"{DATA_ENV} に MNIST/raw/ を含むフォルダを指定してください。{extra}",
         )
-    if problems and download:
-        raw.mkdir(parents=True, exist_ok=True)
+    if download:
+        trouble = folder_problem(raw)
+        if trouble is None:
+            try:
+                raw.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                trouble = f"{raw} を作れません: {os_error_reason(error)}"
+        if trouble is not None:  # ファイルの一覧より先に、本当の理由（フォルダが使えない）を言う
+            raise MNISTDataError(f"MNIST のデータを使えません。キャッシュのフォルダを使えません: {trouble}。\n"
+                                 f"→ {_cache_fix(None)}")
         try:
             for name in problems:
                 _download_one(name, raw, timeout)
-        except MNISTDataError as e:
+        except _SaveError as error:  # 権限・空き容量: 通信の問題ではない
+            raise _report(raw, listed, _save_advice(error)) from None
+        except MNISTDataError as error:
             raise _report(
-                raw, problems,
-                f"{e}\nネットワークに接続できるか確かめて再実行してください。"
+                raw, listed,
+                f"{error}\nネットワークに接続できるか確かめて再実行してください。"
                 f"オフラインの場合は、MNIST/raw/ を含むフォルダを用意し、"
                 f"環境変数 {DATA_ENV} にその場所を設定してください。"
                 f"動作確認だけなら COURSE_QUICK=1（クイックモード）でも動きます。",
             ) from None
-        problems = _problems(raw)
+        problems = _problem_kinds(raw)
+        listed = {name: why for name, (_, why) in problems.items()}
+        unreadable = _names(problems, "unreadable")
     if problems:
-        raise _report(raw, problems,
-                      "壊れたファイルを削除して、もう一度実行するとダウンロードし直します。")
+        advice = []
+        if _names(problems, "missing") or _names(problems, "broken"):
+            advice.append("download=True で呼ぶと、足りないファイルと壊れたファイルをダウンロードし直します"
+                          "（キャッシュのファイルは講座が作ったものです）。")
+        if unreadable:
+            advice.append(f"→ キャッシュのファイルを読めません。{_cache_fix(errno.EACCES)}")
+        raise _report(raw, listed, "\n".join(advice))
     return root

@@ -11,11 +11,11 @@ COURSE_CACHE_DIR をこの場所（共有フォルダなど）にし、COURSE_OF
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from course_utils.mnist_files import (DATA_ENV, FILES, OFFLINE_ENV, MNISTDataError, cache_dir,
-                                      mnist_root)
+from course_utils.env import (CACHE_ENV, DATA_ENV, OFFLINE_ENV, cache_dir, data_dir_setting,
+                              folder_problem, os_error_reason)
+from course_utils.mnist_files import FILES, MNISTDataError, mnist_root
 
 
 def prefetch_mnist() -> bool:
@@ -25,9 +25,16 @@ def prefetch_mnist() -> bool:
     except MNISTDataError as error:
         print(f"✗ MNIST を用意できませんでした:\n{error}")
         return False
+    except OSError as error:  # mnist_root が日本語にしきれなかった、手元のファイルの失敗
+        print(f"✗ MNIST を用意できませんでした: {os_error_reason(error)}")
+        return False
     raw = root / "MNIST" / "raw"
-    size = sum((raw / name).stat().st_size for name in FILES) / 1e6
-    where = f"{DATA_ENV} のフォルダ" if os.environ.get(DATA_ENV) else "キャッシュ"
+    try:
+        size = sum((raw / name).stat().st_size for name in FILES) / 1e6
+    except OSError as error:
+        print(f"✗ MNIST のファイルの大きさを調べられません（{raw}）: {os_error_reason(error)}")
+        return False
+    where = f"{DATA_ENV} のフォルダ" if data_dir_setting() else "キャッシュ"
     print(f"✓ MNIST: {len(FILES)} ファイル、{size:.0f} MB（{where}: {raw}）")
     return True
 
@@ -38,6 +45,12 @@ def prefetch_models() -> bool:
 
     from course_utils.pretrained import MODELS, ensure_weights, weights_path
 
+    problem = folder_problem(cache_dir() / "timm")
+    if problem:  # 9 個のモデルで同じ失敗を繰り返さない
+        print(f"✗ 重みを置くキャッシュのフォルダを使えません: {problem}。\n"
+              f"  環境変数 {CACHE_ENV} に、書き込めるフォルダを指定してください。")
+        print(f"事前学習済みモデル（06）: {len(MODELS)} 個のうち 0 個を用意しました。")
+        return False
     ready = 0
     for spec in MODELS:
         reason = ensure_weights(spec, download=True)  # オフラインの指定があっても、用意するときはダウンロードする
@@ -46,12 +59,19 @@ def prefetch_models() -> bool:
             continue
         path = weights_path(spec.tag)
         try:
+            with open(path, "rb"):  # 権限で読めないのは、壊れたのとは違う
+                pass
+        except OSError as error:
+            print(f"✗ {spec.name}: {path} を読めません: {os_error_reason(error)}。")
+            continue
+        try:
             with safe_open(str(path), framework="pt") as weights:
                 count = len(list(weights.keys()))
+            size_mb = path.stat().st_size / 1e6
         except Exception as error:  # 途中で切れたファイルなど
             print(f"✗ {spec.name}: {path} を読めません（{type(error).__name__}）。消してやり直してください。")
             continue
-        print(f"✓ {spec.name}: {path.stat().st_size / 1e6:,.0f} MB、{count} 個のテンソル（{path}）")
+        print(f"✓ {spec.name}: {size_mb:,.0f} MB、{count} 個のテンソル（{path}）")
         ready += 1
     print(f"事前学習済みモデル（06）: {len(MODELS)} 個のうち {ready} 個を用意しました。")
     return ready == len(MODELS)

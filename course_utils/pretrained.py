@@ -16,9 +16,9 @@ import timm
 import torch
 from torch import nn
 
-from course_utils.mnist_files import OFFLINE_ENV, cache_dir, is_offline
+from course_utils.env import (CACHE_ENV, NO_SPACE, OFFLINE_ENV, cache_dir, flag_text, folder_problem,
+                              is_offline, is_quick, local_os_error, os_error_reason)
 from course_utils.preflight import HUB_URL, Finding, check_url
-from course_utils.setup import is_quick
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -164,19 +164,45 @@ def _random_model(spec: ModelSpec, reason: str) -> LoadedModel:
     return LoadedModel(spec, model.eval(), False, f"ランダムな重み: {reason}")
 
 
+def _cache_fix() -> str:
+    value = os.environ.get(CACHE_ENV, "").strip()
+    setting = f"いまの値: {value}" if value else f"いまは未設定で、既定の {cache_dir()}"
+    return f"環境変数 {CACHE_ENV} に、自分が読み書きできるフォルダを指定してください（{setting}）"
+
+
+def _save_failure(path: Path, error: OSError) -> str:
+    """重みを手元に保存できなかったとき（権限・空き容量など。通信の問題ではない）の理由と直し方。"""
+    reason = f"重みを {path} に保存できませんでした: {os_error_reason(error)}。"
+    if getattr(error, "errno", None) in NO_SPACE:
+        return (reason + "不要なファイルを消してディスクの空きを作るか、環境変数 "
+                f"{CACHE_ENV} に空きのあるディスクのフォルダを指定してから、もう一度実行してください")
+    return reason + _cache_fix()
+
+
 def ensure_weights(spec: ModelSpec, download: bool | None = None) -> str | None:
     """spec の重みファイルをキャッシュに用意する。用意できれば None、できなければ理由（日本語）を返す。
 
     download=None なら COURSE_OFFLINE=1 のときはダウンロードしない（prefetch は True で呼ぶ）。
+    キャッシュのフォルダが使えないとき（ファイルを指している、入れない、書けない、空きがない）は、
+    通信の問題と取り違えずにそう伝える。例外は出さない。
     """
     path = weights_path(spec.tag)
-    if path.exists():
+    try:
+        os.stat(path)
         return None
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # まだ無い（途中にファイルがあるときは、下のフォルダの点検で伝える）
+    except OSError as error:  # 入る権限のないフォルダの中など
+        return f"キャッシュの重み {path} を調べられません: {os_error_reason(error)}。{_cache_fix()}"
     if download is None:
         download = not is_offline()
     if not download:
-        return (f"{OFFLINE_ENV}=1 ですが、キャッシュに重み {path} がありません。"
+        why = f"{flag_text(OFFLINE_ENV)} です" if is_offline() else "ダウンロードしない指定です"
+        return (f"{why}が、キャッシュに重み {path} がありません。"
                 "ネットワークにつながる端末で python -m course_utils.prefetch を実行して用意してください")
+    problem = folder_problem(path.parent)
+    if problem:  # 保存できない場所なら、ダウンロードを始めない
+        return f"重みを置くキャッシュのフォルダを使えません: {problem}。{_cache_fix()}"
     hub = hub_finding()
     if hub.level != "ok":
         return f"{hub.message}{hub.fix}"
@@ -184,6 +210,9 @@ def ensure_weights(spec: ModelSpec, download: bool | None = None) -> str | None:
     try:
         download_weights(spec.tag)
     except Exception as error:  # ネットワークの失敗は種類が多いので、まとめて日本語で伝える
+        local = local_os_error(error)
+        if local is not None:  # 権限・空き容量など、手元の失敗はネットワークのせいにしない
+            return _save_failure(path, local)
         detail = str(error).splitlines()[0][:120] if str(error) else ""
         return (f"重みをダウンロードできませんでした（{type(error).__name__}: {detail}）。"
                 "ネットワークの接続を確かめ、もう一度実行してください")
@@ -201,6 +230,12 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     if reason:
         return _random_model(spec, reason)
     path = weights_path(spec.tag)
+    try:
+        with open(path, "rb") as weights:  # 読めるか（権限）を先に確かめる。読めないのは壊れたのとは違う
+            weights.read(1)
+    except OSError as error:
+        return _random_model(spec, f"キャッシュの重み {path} を読めません: {os_error_reason(error)}。"
+                             "ファイルの持ち主か管理者に読み取りの権限を付けてもらうか、" + _cache_fix())
     try:
         model = timm.create_model(spec.tag, pretrained=True,
                                   pretrained_cfg_overlay={"file": str(path)})

@@ -2,42 +2,29 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import platform
 import random
-import sys
 import warnings
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
+# 環境変数の旗・Colab か・フォントの場所は course_utils.env にある（ここからも import できるように残す）
+from course_utils.env import (OFFLINE_ENV, QUICK_ENV, env_flag, flag_text, in_colab, is_offline,
+                              is_quick, japanese_font_path)
+from course_utils.preflight import version_problems
+
+__all__ = ["OFFLINE_ENV", "QUICK_ENV", "by_mode", "env_flag", "get_device", "in_colab",
+           "is_offline", "is_quick", "japanese_font_path", "register_japanese_font",
+           "seed_everything", "setup_notebook"]
+
 T = TypeVar("T")
-
-QUICK_ENV = "COURSE_QUICK"
-_FONT_FILE = Path("fonts") / "ipaexg.ttf"  # japanize-matplotlib に同梱の IPAex ゴシック
-
-
-def env_flag(name: str) -> bool:
-    """環境変数 name が 1・true・yes・on（大文字小文字は問わない）なら True を返す。"""
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def is_quick() -> bool:
-    """クイックモード（環境変数 COURSE_QUICK=1）なら True を返す。"""
-    return env_flag(QUICK_ENV)
 
 
 def by_mode(full: T, quick: T) -> T:
     """通常モードなら full、クイックモードなら quick を返す（エポック数などに使う）。"""
     return quick if is_quick() else full
-
-
-def in_colab() -> bool:
-    """Google Colab の上で動いていれば True を返す。"""
-    return "google.colab" in sys.modules
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -50,22 +37,6 @@ def seed_everything(seed: int = 0) -> None:
 def get_device() -> torch.device:
     """GPU（CUDA）が使えれば cuda、なければ cpu を返す。"""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def japanese_font_path() -> Path | None:
-    """japanize-matplotlib が同梱するフォントファイルの場所を返す（なければ None）。
-
-    パッケージを import すると Python 3.12 以降で distutils が無いため失敗するので、
-    import せずに場所だけを調べる。
-    """
-    spec = importlib.util.find_spec("japanize_matplotlib")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / _FONT_FILE
-        if path.is_file():
-            return path
-    return None
 
 
 def register_japanese_font() -> str | None:
@@ -118,13 +89,13 @@ def setup_notebook(seed: int = 0) -> torch.device:
     print(f"実行環境   : {place} / Python {platform.python_version()}"
           f" / PyTorch {torch.__version__}")
     print(f"日本語フォント: {font or '未登録（警告を参照）'} / 乱数シード: {seed}")
-    from course_utils.preflight import version_problems  # preflight が setup を使うので、ここで読む
-
     for finding in version_problems():  # 版に問題があるときだけ表示する（詳しい点検は 00）
         print(finding)
+    if is_offline():
+        print(f"オフライン（{flag_text(OFFLINE_ENV)}）: ダウンロードせず、キャッシュにあるものだけを使います。")
     if is_quick():
         print("=" * 60)
-        print("クイックモード（COURSE_QUICK=1）で実行中です。")
+        print(f"クイックモード（{flag_text(QUICK_ENV)}）で実行中です。")
         print("小さなデータと少ないエポックで動作確認だけを行います。")
         print("表示される正解率や図の結果には意味がありません。")
         print("=" * 60)

@@ -1,10 +1,13 @@
+import errno
 import gzip
 import hashlib
+import http.client
 import http.server
 import shutil
 import tempfile
 import threading
 import urllib.error
+import urllib.request
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from torchvision import datasets
 from course_utils import mnist_files
 from course_utils.mnist_files import MNISTDataError, check_idx_file, mnist_root, read_idx
 from conftest import DATA_DIR, needs_full_mnist
+from test_env import _failing_open, _Response, deny, fresh_warnings, no_network  # noqa: F401
 
 
 def write_idx(path: Path, magic: int, count: int, value: int = 0) -> None:
@@ -206,3 +210,231 @@ def test_prefetch_reports_failure_in_japanese(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mnist_files, "MIRRORS", ("http://127.0.0.1:9/",))
     assert not prefetch(models=False)
     assert "✗ MNIST を用意できませんでした" in capsys.readouterr().out
+
+
+# --- COURSE_DATA_DIR の置き間違い（無い・空・MNIST/raw そのもの など）と、読めないファイル ------------
+
+def _data_dir_message(monkeypatch, given) -> str:
+    monkeypatch.setenv("COURSE_DATA_DIR", str(given))
+    monkeypatch.setattr(mnist_files.urllib.request, "urlopen",
+                        lambda *a, **k: pytest.fail("COURSE_DATA_DIR があるのに通信した"))
+    with pytest.raises(MNISTDataError) as info:
+        mnist_root()
+    return str(info.value)
+
+
+def test_missing_data_dir_says_so_without_talking_about_broken_files(tmp_path, monkeypatch):
+    message = _data_dir_message(monkeypatch, tmp_path / "ない")
+    assert f"COURSE_DATA_DIR={tmp_path / 'ない'} のフォルダがありません" in message
+    assert "MNIST/raw/ を含むフォルダを指定してください" in message
+    assert "COURSE_DATA_DIR を外してください" in message
+    assert "削除" not in message and "壊れた" not in message
+
+
+def test_relative_missing_data_dir_names_both_places_searched(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    message = _data_dir_message(monkeypatch, "no-such-folder")
+    assert f"今のフォルダ {tmp_path} からも" in message and "リポジトリの一番上" in message
+
+
+def test_empty_data_dir(tmp_path, monkeypatch):
+    message = _data_dir_message(monkeypatch, tmp_path)
+    assert "のフォルダは空です" in message
+    assert "t10k-images-idx3-ubyte: ファイルがありません" in message
+    assert "削除" not in message and "壊れた" not in message
+
+
+def test_data_dir_pointing_at_mnist_raw_itself_says_go_two_folders_up(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    fake_raw_folder(raw)
+    message = _data_dir_message(monkeypatch, raw)
+    assert "MNIST/raw のフォルダそのものを指しています" in message
+    assert "2 つ上のフォルダ（MNIST/raw を含むフォルダ）を指定してください" in message
+    assert f"COURSE_DATA_DIR={tmp_path}\n" in message
+    assert str(raw / "MNIST" / "raw") not in message and "MNIST/raw/MNIST/raw" not in message
+    assert "削除" not in message and "ファイルがありません" not in message
+
+
+def test_data_dir_pointing_at_mnist_says_go_one_folder_up(tmp_path, monkeypatch):
+    fake_raw_folder(tmp_path / "MNIST" / "raw")
+    message = _data_dir_message(monkeypatch, tmp_path / "MNIST")
+    assert "1 つ上のフォルダ（MNIST/raw を含むフォルダ）" in message and str(tmp_path) in message
+
+
+def test_files_placed_directly_in_the_data_dir(tmp_path, monkeypatch):
+    fake_raw_folder(tmp_path / "flat")
+    message = _data_dir_message(monkeypatch, tmp_path / "flat")
+    assert "MNIST のファイルが直接置かれています" in message and "MNIST/raw/ というフォルダを作って" in message
+
+
+def test_gzip_files_that_were_not_unpacked(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in mnist_files.FILES:
+        (raw / (name + ".gz")).write_bytes(b"\x1f\x8b")
+    message = _data_dir_message(monkeypatch, tmp_path)
+    assert "gzip のまま（.gz）のファイルがあります。展開してください" in message
+    assert "削除" not in message
+
+
+def test_data_dir_that_is_a_file(tmp_path, monkeypatch):
+    (tmp_path / "mnist.zip").write_bytes(b"PK")
+    message = _data_dir_message(monkeypatch, tmp_path / "mnist.zip")
+    assert "はファイルです（フォルダではありません）" in message
+
+
+def test_broken_file_in_data_dir_asks_to_replace_not_delete(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    fake_raw_folder(raw)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(b"broken")
+    message = _data_dir_message(monkeypatch, tmp_path)
+    assert "壊れたファイル（t10k-images-idx3-ubyte）を正しいファイルに置き換えてください" in message
+    assert "削除" not in message
+    assert "消したり書き換えたりしません" in message
+
+
+def test_unreadable_file_in_data_dir(tmp_path, monkeypatch, deny):
+    raw = tmp_path / "MNIST" / "raw"
+    fake_raw_folder(raw)
+    deny(raw / "train-images-idx3-ubyte", "read")
+    message = _data_dir_message(monkeypatch, tmp_path)
+    assert "train-images-idx3-ubyte: 読めません: 権限がありません" in message
+    assert "読み取りの権限を付けてもらってください" in message
+    assert "削除" not in message and "壊れた" not in message
+    with pytest.raises(MNISTDataError, match="を読めません: 権限がありません"):
+        read_idx(raw / "train-images-idx3-ubyte")
+
+
+def test_unenterable_data_dir(tmp_path, monkeypatch, deny):
+    fake_raw_folder(tmp_path / "locked" / "MNIST" / "raw")
+    deny(tmp_path / "locked", "enter")
+    message = _data_dir_message(monkeypatch, tmp_path / "locked")
+    assert "権限がありません" in message and "削除" not in message
+
+
+# --- キャッシュのフォルダ: ファイルを指している・読み取り専用・入れない ------------------------------
+
+@pytest.fixture
+def online_cache(tmp_path, monkeypatch):
+    """COURSE_DATA_DIR なし、オンライン、通信したら失敗（フォルダの問題は通信の前に見つけるはず）。"""
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setattr(mnist_files.urllib.request, "urlopen",
+                        lambda *a, **k: pytest.fail("保存できないのに通信した"))
+    return tmp_path
+
+
+def test_cache_dir_pointing_at_a_file(online_cache, monkeypatch):
+    afile = online_cache / "cache.txt"
+    afile.write_text("x")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(afile))
+    with pytest.raises(MNISTDataError) as info:
+        mnist_root()
+    message = str(info.value)
+    assert "キャッシュのフォルダを使えません" in message and "はファイルです" in message
+    assert "環境変数 COURSE_CACHE_DIR に、自分が書き込めるフォルダを指定してください" in message
+    assert "ネットワーク" not in message
+    assert afile.read_text() == "x"
+
+
+def test_cache_dir_inside_a_read_only_folder(online_cache, monkeypatch, deny):
+    readonly = online_cache / "ro"
+    readonly.mkdir()
+    deny(readonly, "write")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(readonly / "cache"))
+    with pytest.raises(MNISTDataError) as info:
+        mnist_root()
+    message = str(info.value)
+    assert "書き込む権限がありません" in message and "COURSE_CACHE_DIR" in message
+    assert "ネットワーク" not in message
+
+
+def test_unenterable_cache_offline_is_explained(online_cache, monkeypatch, deny):
+    (online_cache / "locked").mkdir()
+    deny(online_cache / "locked", "enter")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(online_cache / "locked" / "cache"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(MNISTDataError) as info:
+        mnist_root()
+    assert "調べられません: 権限がありません" in str(info.value)
+
+
+def test_read_only_shared_cache_works_offline(online_cache, monkeypatch, deny):
+    fake_raw_folder(online_cache / "shared" / "data" / "MNIST" / "raw")
+    deny(online_cache / "shared" / "data" / "MNIST" / "raw", "write")
+    deny(online_cache / "shared", "write")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(online_cache / "shared"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    assert mnist_root() == online_cache / "shared" / "data"
+
+
+def test_prefetch_with_an_unwritable_cache_reports_instead_of_crashing(online_cache, monkeypatch,
+                                                                         deny, capsys):
+    from course_utils.prefetch import prefetch
+
+    (online_cache / "ro").mkdir()
+    deny(online_cache / "ro", "write")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(online_cache / "ro" / "cache"))
+    assert not prefetch(models=False)
+    out = capsys.readouterr().out
+    assert "✗ MNIST を用意できませんでした" in out and "書き込む権限がありません" in out
+
+
+# --- ダウンロードの失敗: 空き容量・権限はネットワークのせいにしない、.part を残さない -------------------
+
+@pytest.mark.parametrize("code, words", [
+    (errno.ENOSPC, "ディスクの空きが足りません"),
+    (errno.EACCES, "権限がありません"),
+])
+def test_save_failure_is_not_blamed_on_the_network(mirror, monkeypatch, tmp_path, code, words):
+    monkeypatch.setattr(mnist_files, "MIRRORS", (mirror,))
+    monkeypatch.setattr(mnist_files, "open", _failing_open(code), raising=False)
+    with pytest.raises(MNISTDataError) as info:
+        mnist_root()
+    message = str(info.value)
+    assert words in message and "保存できませんでした" in message
+    assert "COURSE_CACHE_DIR" in message
+    assert "ネットワーク" not in message
+    if code == errno.ENOSPC:
+        assert "空きを作るか" in message
+    raw = tmp_path / "cache" / "data" / "MNIST" / "raw"
+    assert not list(raw.glob("*.part"))  # 書きかけの一時ファイルは消す
+    assert not [p for p in raw.iterdir() if p.name in mnist_files.FILES]
+
+
+def test_incomplete_read_is_caught_and_the_next_mirror_is_tried(mirror, monkeypatch):
+    real_urlopen = urllib.request.urlopen
+
+    def flaky(url, timeout=None):
+        if url.startswith("http://flaky.invalid/"):
+            return _Response(b"", fail_with=http.client.IncompleteRead(b"abc", 1000))
+        return real_urlopen(url, timeout=timeout)
+
+    monkeypatch.setattr(mnist_files.urllib.request, "urlopen", flaky)
+    monkeypatch.setattr(mnist_files, "MIRRORS", ("http://flaky.invalid/", mirror))
+    assert (mnist_root() / "MNIST" / "raw").is_dir()
+
+
+@pytest.mark.parametrize("response", [
+    lambda: _Response(b"", fail_with=http.client.IncompleteRead(b"abc", 1000)),
+    lambda: _Response(b"abc", length=1000),  # urllib が黙って短く返す場合
+])
+def test_incomplete_read_gives_japanese_network_advice(tmp_path, monkeypatch, response):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(mnist_files.urllib.request, "urlopen", lambda url, timeout=None: response())
+    with pytest.raises(MNISTDataError) as info:
+        mnist_root()
+    message = str(info.value)
+    assert "受信が途中で切れました" in message and "ネットワークに接続できるか" in message
+    assert "IncompleteRead(" not in message
+
+
+def test_unknown_offline_value_stays_offline(tmp_path, monkeypatch, no_network):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "2")
+    with pytest.warns(UserWarning, match="COURSE_OFFLINE の値「2」"), \
+            pytest.raises(MNISTDataError, match="COURSE_OFFLINE=2"):
+        mnist_root()

@@ -4,6 +4,7 @@
 重みが 1 つも変わらずに届くこと、届かないときはランダムな重みと日本語の理由になることを見る。
 """
 
+import errno
 import urllib.request
 
 import pytest
@@ -16,6 +17,8 @@ from course_utils.preflight import Finding
 from course_utils.exercises import VIT_B16_PARAMS
 from course_utils.pretrained import (MODELS, free_memory_gib, full_parameter_count, load_model,
                                      memory_note, spec_by_name, weights_path)
+
+from test_env import deny, fresh_warnings  # noqa: F401
 
 SMALL = ["ResNet-18", "EVA-02-Ti", "ConvNeXt-T"]  # 書き出しても小さいもの（CNN と Transformer）
 
@@ -184,3 +187,95 @@ def test_prefetch_downloads_missing_weights_and_checks_them(cache, monkeypatch, 
     out = capsys.readouterr().out
     assert written == [spec.name for spec in MODELS[1:]]
     assert f"✗ {MODELS[0].name}" in out and f"{len(MODELS)} 個のうち {len(MODELS) - 1} 個" in out
+
+
+# --- キャッシュのフォルダの失敗は、ネットワークのせいにせず、落ちずにランダムな重みと理由になる ----------
+
+def test_cache_pointing_at_a_file_gives_random_weights_and_the_fix(cache, monkeypatch):
+    (cache / "afile").write_text("x")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(cache / "afile"))
+    item = load_model(spec_by_name("ResNet-18"))  # 通信すれば cache フィクスチャが失敗させる
+    assert not item.pretrained
+    assert "重みを置くキャッシュのフォルダを使えません" in item.note and "はファイルです" in item.note
+    assert "環境変数 COURSE_CACHE_DIR に、自分が読み書きできるフォルダを指定してください" in item.note
+    assert "ネットワーク" not in item.note
+
+
+def test_cache_inside_a_read_only_folder(cache, monkeypatch, deny):
+    (cache / "ro").mkdir()
+    deny(cache / "ro", "write")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(cache / "ro" / "cache"))
+    item = load_model(spec_by_name("ResNet-18"))
+    assert not item.pretrained and "書き込む権限がありません" in item.note
+    assert "ネットワーク" not in item.note
+
+
+def test_unenterable_cache_does_not_crash(cache, monkeypatch, deny):
+    (cache / "locked").mkdir()
+    deny(cache / "locked", "enter")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(cache / "locked" / "cache"))
+    reason = pretrained.ensure_weights(spec_by_name("ResNet-18"))
+    assert "を調べられません: 権限がありません" in reason and "COURSE_CACHE_DIR" in reason
+
+
+@pytest.mark.parametrize("error, words", [
+    (OSError(errno.ENOSPC, "No space left on device"), "ディスクの空きが足りません"),
+    (PermissionError(errno.EACCES, "Permission denied"), "権限がありません"),
+])
+def test_save_failures_are_not_blamed_on_the_network(cache, monkeypatch, error, words):
+    def failing_download(tag):
+        raise RuntimeError("hub download failed") from error  # ライブラリが包んでも見分ける
+
+    monkeypatch.setattr(pretrained, "download_weights", failing_download)
+    monkeypatch.setattr(pretrained, "hub_finding", lambda: Finding("ok", "モデルのハブ", "届く"))
+    reason = pretrained.ensure_weights(spec_by_name("ResNet-18"))
+    assert f"重みを {weights_path('resnet18.tv_in1k')} に保存できませんでした" in reason
+    assert words in reason and "COURSE_CACHE_DIR" in reason
+    assert "ネットワーク" not in reason
+    if error.errno == errno.ENOSPC:
+        assert "空きを作るか" in reason
+
+
+def test_network_failures_still_advise_the_network(cache, monkeypatch):
+    import requests
+
+    def failing_download(tag):
+        raise requests.exceptions.ConnectionError("Max retries exceeded")
+
+    monkeypatch.setattr(pretrained, "download_weights", failing_download)
+    monkeypatch.setattr(pretrained, "hub_finding", lambda: Finding("ok", "モデルのハブ", "届く"))
+    reason = pretrained.ensure_weights(spec_by_name("ResNet-18"))
+    assert "ネットワークの接続を確かめ" in reason
+
+
+def test_unreadable_weights_are_not_called_broken(cache, monkeypatch, deny):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    spec = spec_by_name("ResNet-18")
+    write_weights(spec, seed=1)
+    deny(weights_path(spec.tag), "read")
+    item = load_model(spec)
+    assert not item.pretrained and "を読めません: 権限がありません" in item.note
+    assert "壊れている" not in item.note and "消して" not in item.note
+    deny.release()
+    assert load_model(spec).pretrained  # ファイルはそのまま
+
+
+def test_unknown_offline_value_does_not_download(cache, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "2")
+    monkeypatch.setattr(pretrained, "download_weights",
+                        lambda tag: pytest.fail("オフライン（分からない値）なのにダウンロードした"))
+    with pytest.warns(UserWarning, match="COURSE_OFFLINE の値「2」"):
+        item = load_model(spec_by_name("ResNet-18"))
+    assert "COURSE_OFFLINE=2 ですが" in item.note
+
+
+def test_prefetch_models_with_an_unwritable_cache(cache, monkeypatch, deny, capsys):
+    from course_utils.prefetch import prefetch_models
+
+    (cache / "ro").mkdir()
+    deny(cache / "ro", "write")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(cache / "ro" / "cache"))
+    monkeypatch.setattr(pretrained, "download_weights", lambda tag: pytest.fail("保存できないのに落とした"))
+    assert not prefetch_models()
+    out = capsys.readouterr().out
+    assert out.count("✗") == 1 and "書き込む権限がありません" in out

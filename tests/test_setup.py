@@ -21,6 +21,31 @@ def test_quick_mode_follows_environment(monkeypatch):
     assert not setup.is_quick()
 
 
+@pytest.mark.parametrize("value", ["１", " 1 ", "y", "1.0", "ON"])
+def test_quick_mode_accepts_common_spellings(monkeypatch, capsys, value):
+    monkeypatch.setenv("COURSE_QUICK", value)
+    setup.setup_notebook(seed=0)
+    assert "クイックモード" in capsys.readouterr().out
+
+
+def test_unknown_quick_value_warns_and_shows_the_banner(monkeypatch, capsys):
+    from course_utils import env
+
+    env._warned.clear()
+    monkeypatch.setenv("COURSE_QUICK", "2")
+    with pytest.warns(UserWarning, match="環境変数 COURSE_QUICK の値「2」は分かりません"):
+        setup.setup_notebook(seed=0)
+    assert "クイックモード（COURSE_QUICK=2）で実行中" in capsys.readouterr().out
+    env._warned.clear()
+
+
+def test_setup_notebook_says_when_offline(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    setup.setup_notebook(seed=0)
+    assert "オフライン（COURSE_OFFLINE=1）: ダウンロードせず" in capsys.readouterr().out
+
+
 def test_seed_everything_makes_all_generators_repeat():
     setup.seed_everything(123)
     first = (random.random(), np.random.rand(), torch.rand(3))

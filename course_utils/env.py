@@ -1,0 +1,301 @@
+"""講座の環境: 環境変数の旗（クイックモード・オフライン）、Colab か、キャッシュとデータのフォルダ。
+
+講座のほかのモジュールはここから読む。このモジュールは講座のどのモジュールも import しない
+（依存の矢印が一方向になるように、いちばん下に置く）。重いライブラリ（torch など）も読まない。
+
+    COURSE_QUICK=1      クイックモード（小さなデータと少ないエポック、ネットワークを使わない）
+    COURSE_OFFLINE=1    ダウンロードせず、キャッシュにあるものだけを使う（教室向け）
+    COURSE_CACHE_DIR    データと重みのキャッシュ置き場（既定は ~/.cache/dl-course-ja）
+    COURSE_DATA_DIR     MNIST/raw/ を含むフォルダ（あればダウンロードせずにそこを使う）
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import sys
+import tempfile
+import unicodedata
+import warnings
+from pathlib import Path
+
+QUICK_ENV = "COURSE_QUICK"
+OFFLINE_ENV = "COURSE_OFFLINE"
+CACHE_ENV = "COURSE_CACHE_DIR"
+DATA_ENV = "COURSE_DATA_DIR"
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # 相対パスの COURSE_DATA_DIR を探す 2 番目の場所
+_FONT_FILE = Path("fonts") / "ipaexg.ttf"  # japanize-matplotlib に同梱の IPAex ゴシック
+
+# 旗の値は、前後の空白と引用符を除き、全角を半角にし（NFKC: IME のまま打った「１」「ｏｎ」も通す）、
+# 小文字にしてから比べる。数は値で比べる（1.0 は 1、0.0 は 0）。
+ON_WORDS = frozenset({"1", "true", "yes", "y", "on"})
+OFF_WORDS = frozenset({"", "0", "false", "no", "n", "off"})
+
+# 知らない値（2、enable など）はオンとして扱い、日本語で警告する。
+# - COURSE_QUICK: この変数はクイックモードを入れるためだけにあるので、設定した人はたいてい
+#   オンのつもり（2、1.0、enable）。オンならネットワークを使わず短時間で終わり、冒頭に大きく
+#   「クイックモード」と表示されるので、取り違えてもすぐ気づける。
+# - COURSE_OFFLINE: 安全な側はオフライン。「通信させない」つもりの教室で黙って通信する
+#   （回線を埋める、外に出てはいけない端末が外へつなぐ）ほうが、キャッシュにないものを
+#   「ダウンロードしません」と日本語で伝えるより害が大きい。
+_MEANING = {
+    QUICK_ENV: "クイックモード",
+    OFFLINE_ENV: "オフライン: ダウンロードしない",
+}
+_UNKNOWN_NOTE = {
+    QUICK_ENV: "",
+    OFFLINE_ENV: "安全のため、",
+}
+_warned: set[tuple[str, str]] = set()  # 同じ値の警告は 1 回だけ出す
+
+
+class CourseSettingWarning(UserWarning):
+    """講座の環境変数の値が分からないときの警告（日本語）。"""
+
+
+def _normalize(value: str) -> str:
+    text = unicodedata.normalize("NFKC", value).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()  # .env ファイルなどで付いた引用符（COURSE_QUICK="1"）
+    return text.casefold()
+
+
+def parse_flag(value: str | None) -> bool | None:
+    """旗の値を読む。オンなら True、オフ（未設定を含む）なら False、分からなければ None。"""
+    if value is None:
+        return False
+    text = _normalize(value)
+    if text in ON_WORDS:
+        return True
+    if text in OFF_WORDS:
+        return False
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if number == 1:
+        return True
+    if number == 0:
+        return False
+    return None  # 2 や -1 や nan は、どちらのつもりか分からない
+
+
+def unknown_flag_message(name: str, value: str) -> str:
+    """環境変数 name の値 value が分からないときの日本語の説明（どう扱うかも言う）。"""
+    meaning = _MEANING.get(name, "オン")
+    note = _UNKNOWN_NOTE.get(name, "")
+    return (f"環境変数 {name} の値「{value}」は分かりません。{note}オン（{meaning}）として扱います。"
+            f"オンにするなら {name}=1、オフにするなら {name}=0 にするか、{name} を消してください"
+            f"（使える値: 1・true・yes・on と 0・false・no・off。全角でもかまいません）。")
+
+
+def env_flag(name: str) -> bool:
+    """環境変数 name が 1・true・yes・on（大文字小文字・全角半角・前後の空白は問わない）なら True。
+
+    0・false・no・off・空・未設定なら False。それ以外の値は、日本語で警告してから True として扱う
+    （理由はこのモジュールの _MEANING の上の説明）。
+    """
+    value = os.environ.get(name)
+    flag = parse_flag(value)
+    if flag is not None:
+        return flag
+    if (name, value) not in _warned:
+        _warned.add((name, value))
+        warnings.warn(unknown_flag_message(name, value), CourseSettingWarning, stacklevel=2)
+    return True
+
+
+def flag_text(name: str) -> str:
+    """「COURSE_OFFLINE=1」のように、いまの設定を表示用に返す（未設定なら「COURSE_OFFLINE が未設定」）。"""
+    value = os.environ.get(name)
+    return f"{name} が未設定" if value is None else f"{name}={value.strip()}"
+
+
+def unknown_flags() -> dict[str, str]:
+    """講座の旗のうち、値が分からないもの（変数名 → 値）を返す（00 の点検で使う）。"""
+    values = {name: os.environ.get(name) for name in (QUICK_ENV, OFFLINE_ENV)}
+    return {name: value for name, value in values.items() if parse_flag(value) is None}
+
+
+def is_quick() -> bool:
+    """クイックモード（環境変数 COURSE_QUICK=1）なら True を返す。"""
+    return env_flag(QUICK_ENV)
+
+
+def is_offline() -> bool:
+    """オフラインの指定（環境変数 COURSE_OFFLINE=1）があれば True を返す。"""
+    return env_flag(OFFLINE_ENV)
+
+
+def in_colab() -> bool:
+    """Google Colab の上で動いていれば True を返す。"""
+    return "google.colab" in sys.modules
+
+
+def _path_from(value: str) -> Path:
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1]  # コピーしたパスに付いてきた引用符
+    path = Path(text)
+    try:
+        return path.expanduser()
+    except RuntimeError:  # ホームフォルダが分からない（HOME が無い）ときは ~ をそのまま
+        return path
+
+
+def _home() -> Path:
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):  # HOME も利用者の情報も無い環境（コンテナなど）
+        return Path(tempfile.gettempdir())
+
+
+def cache_dir() -> Path:
+    """データと重みを置くキャッシュフォルダ（COURSE_CACHE_DIR、既定は ~/.cache/dl-course-ja）。"""
+    value = os.environ.get(CACHE_ENV, "")
+    if value.strip():
+        return _path_from(value)
+    return _home() / ".cache" / "dl-course-ja"
+
+
+def data_dir_setting() -> str | None:
+    """COURSE_DATA_DIR の値（空白だけなら未設定と同じく None）。"""
+    value = os.environ.get(DATA_ENV, "")
+    return value if value.strip() else None
+
+
+def resolve_data_dir(given: str) -> Path:
+    """COURSE_DATA_DIR の値 given を絶対パスにする。
+
+    相対パスは、まず今のフォルダから、なければリポジトリの一番上から探す
+    （ノートブックは notebooks/ の中で動くので、README どおりの ../shared/data も通す）。
+    """
+    path = _path_from(given)
+    if not path.is_absolute() and not _exists(path):
+        from_repo = REPO_ROOT / path
+        if _exists(from_repo):
+            return Path(os.path.abspath(from_repo))
+    return Path(os.path.abspath(path))
+
+
+def data_dir() -> Path | None:
+    """COURSE_DATA_DIR の場所（絶対パス）。未設定なら None。"""
+    given = data_dir_setting()
+    return None if given is None else resolve_data_dir(given)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def japanese_font_path() -> Path | None:
+    """japanize-matplotlib が同梱するフォントファイルの場所を返す（なければ None）。
+
+    パッケージを import すると Python 3.12 以降で distutils が無いため失敗するので、
+    import せずに場所だけを調べる。
+    """
+    spec = importlib.util.find_spec("japanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / _FONT_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+# --- ファイルとフォルダの失敗を日本語で言う -------------------------------------------------
+
+NO_SPACE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+NO_PERMISSION = frozenset({errno.EACCES, errno.EPERM})
+# 手元のファイルやフォルダの側の失敗（ネットワークの失敗ではない）を表す errno
+LOCAL_ERRNOS = NO_SPACE | NO_PERMISSION | {errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
+                                           errno.ENAMETOOLONG, errno.ELOOP}
+
+
+def os_error_reason(error: OSError) -> str:
+    """OSError を、何が起きたかの短い日本語にする（英語の元の文は括弧に残す）。"""
+    code = getattr(error, "errno", None)
+    if isinstance(error, PermissionError) or code in NO_PERMISSION:
+        text = "権限がありません"
+    elif code in NO_SPACE:
+        text = "ディスクの空きが足りません"
+    elif code == errno.EROFS:
+        text = "読み取り専用の場所です"
+    elif isinstance(error, NotADirectoryError) or code == errno.ENOTDIR:
+        text = "途中に、フォルダではなくファイルがあります"
+    elif isinstance(error, FileExistsError) or code == errno.EEXIST:
+        text = "同じ名前のファイルがあるので、フォルダを作れません"
+    elif isinstance(error, IsADirectoryError) or code == errno.EISDIR:
+        text = "ファイルではなくフォルダです"
+    elif isinstance(error, FileNotFoundError) or code == errno.ENOENT:
+        text = "見つかりません"
+    elif code == errno.ENAMETOOLONG:
+        text = "名前が長すぎます"
+    else:
+        text = "読み書きに失敗しました"
+    detail = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return f"{text}（{type(error).__name__}: {detail}）"
+
+
+def local_os_error(error: BaseException) -> OSError | None:
+    """error（またはその原因の連鎖）が手元のファイル・フォルダの失敗なら、その OSError を返す。
+
+    ダウンロードの失敗のうち、権限・空き容量・フォルダの形の問題を、ネットワークの問題と
+    取り違えないために使う（requests の接続エラーも OSError なので、errno で見分ける）。
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and (
+                getattr(error, "errno", None) in LOCAL_ERRNOS
+                or isinstance(error, (PermissionError, NotADirectoryError, IsADirectoryError,
+                                      FileExistsError))):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def nearest_existing(folder: Path) -> tuple[Path | None, OSError | None]:
+    """folder かその親のうち、存在するいちばん近いもの。調べられなければ (None, そのエラー)。"""
+    for path in [folder, *folder.parents]:
+        try:
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as error:  # 入る権限のないフォルダの中など
+            return None, error
+        return path, None
+    return None, None
+
+
+def folder_problem(folder: Path, write: bool = True) -> str | None:
+    """folder を講座が使えるか（write なら、作れて書き込めるか）を、作らずに調べる。
+
+    使えるなら None、使えないなら理由（日本語、何をすればよいかは呼ぶ側が足す）を返す。
+    """
+    folder = Path(folder)
+    existing, error = nearest_existing(folder)
+    if error is not None:
+        return f"{folder} を調べられません: {os_error_reason(error)}"
+    if existing is None:
+        return f"{folder} の場所がどこにもありません"
+    if not os.path.isdir(existing):
+        return f"{existing} はファイルです（フォルダではありません）"
+    if existing == folder:
+        try:
+            os.listdir(folder)
+        except OSError as error:
+            return f"{folder} の中を見られません: {os_error_reason(error)}"
+    if write and not os.access(existing, os.W_OK | os.X_OK):
+        if existing == folder:
+            return f"{folder} に書き込む権限がありません"
+        return f"{folder} を作れません（{existing} に書き込む権限がありません）"
+    return None
+
