@@ -7,7 +7,10 @@ Hugging Face Hub からダウンロードする（進み具合を表示）。ク
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -219,6 +222,20 @@ def ensure_weights(spec: ModelSpec, download: bool | None = None) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _quiet_timm():
+    """timm が英語で出すログ（No checkpoint found など）と警告を止める。原因は日本語で伝える。"""
+    logger = logging.getLogger("timm")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def load_model(spec: ModelSpec) -> LoadedModel:
     """spec のモデルを作り、学習済みの重みを読み込む。読めないときはランダムな重みにして理由を添える。
 
@@ -237,8 +254,12 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         return _random_model(spec, f"キャッシュの重み {path} を読めません: {os_error_reason(error)}。"
                              "ファイルの持ち主か管理者に読み取りの権限を付けてもらうか、" + _cache_fix())
     try:
-        model = timm.create_model(spec.tag, pretrained=True,
-                                  pretrained_cfg_overlay={"file": str(path)})
+        with _quiet_timm():
+            model = timm.create_model(spec.tag, pretrained=True,
+                                      pretrained_cfg_overlay={"file": str(path)})
+    except FileNotFoundError:  # 確かめた後に消された
+        return _random_model(spec, f"キャッシュの重み {path} が見つかりません（読み込む途中で消された可能性があります）。"
+                             "もう一度実行してください")
     except Exception as error:  # 途中で切れたファイルなど
         return _random_model(
             spec, f"キャッシュの重み {path} を読めませんでした（{type(error).__name__}）。"

@@ -76,12 +76,46 @@ def _describe_device(device: torch.device) -> str:
     return f"CPU（{threads} スレッド）: {note}"
 
 
+def name_error_hint(error: NameError) -> str:
+    """NameError（まだ定義されていない名前）に添える、日本語の直し方。"""
+    name = getattr(error, "name", None) or "その名前"
+    hint = (f"「{name}」はまだ定義されていません。このセルより上のセルを、上から順に実行したか"
+            "確かめてください。カーネルを再起動した（Kernel → Restart）ときは、変数がすべて消えるので、"
+            "最初の準備のセルから順に実行し直します（JupyterLab: Run → Run All Above Selected Cell、"
+            "Colab: ランタイム → 前のセルを実行）。")
+    if name == "ex":
+        hint += "ex は演習の節の最初のセル（ex = exercises(...)）で作ります。"
+    return hint
+
+
+def explain_name_errors() -> None:
+    """Jupyter で NameError が起きたら、いつものエラー表示の後に日本語の直し方を添える。
+
+    準備のセル（setup_notebook）を実行した後のセルにだけ効く。カーネルを再起動した直後は
+    この仕組みも消えているので、英語のエラーだけが表示される。
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        print(f"→ {name_error_hint(value)}")
+
+    shell.set_custom_exc((NameError,), handler)
+
+
 def setup_notebook(seed: int = 0) -> torch.device:
     """ノートブックの最初に一度呼ぶ。デバイスを選び、シードを固定し、日本語フォントを登録する。
 
     使うデバイス・環境・モードを表示し、選んだ torch.device を返す（00 で導入）。
     """
     seed_everything(seed)
+    explain_name_errors()
     font = register_japanese_font()
     device = get_device()
     place = "Google Colab" if in_colab() else "ローカル（JupyterLab など）"

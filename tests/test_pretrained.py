@@ -279,3 +279,28 @@ def test_prefetch_models_with_an_unwritable_cache(cache, monkeypatch, deny, caps
     assert not prefetch_models()
     out = capsys.readouterr().out
     assert out.count("✗") == 1 and "書き込む権限がありません" in out
+
+
+def test_timm_english_logs_do_not_reach_the_learner(tmp_path, monkeypatch, caplog):
+    """読み込みの途中で重みのファイルが消えても、timm の英語のログではなく日本語の理由になる。"""
+    import logging
+
+    from course_utils import pretrained
+
+    spec = pretrained.spec_by_name("ResNet-18")
+    monkeypatch.setattr(pretrained, "is_quick", lambda: False)
+    monkeypatch.setattr(pretrained, "ensure_weights", lambda spec: None)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"x")
+    monkeypatch.setattr(pretrained, "weights_path", lambda tag: weights)
+
+    def vanished(*args, **kwargs):
+        logging.getLogger("timm.models._helpers").error("No checkpoint found at 'x'")
+        raise FileNotFoundError()
+
+    monkeypatch.setattr(pretrained.timm, "create_model", vanished)
+    monkeypatch.setattr(pretrained, "_random_model", lambda spec, reason: reason)
+    with caplog.at_level(logging.INFO):
+        reason = pretrained.load_model(spec)
+    assert "見つかりません" in reason
+    assert "No checkpoint" not in caplog.text

@@ -124,3 +124,25 @@ def test_missing_font_warns_in_japanese(monkeypatch):
     monkeypatch.setattr(setup, "japanese_font_path", lambda: None)
     with pytest.warns(UserWarning, match="japanize-matplotlib"):
         assert setup.register_japanese_font() is None
+
+
+def test_a_name_error_in_a_notebook_gets_a_japanese_hint(monkeypatch, capsys):
+    import IPython
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course_utils import setup
+
+    error = NameError("name 'torch' is not defined", name="torch")
+    assert "「torch」はまだ定義されていません" in setup.name_error_hint(error)
+    assert "準備のセル" in setup.name_error_hint(error)
+    assert "exercises(" in setup.name_error_hint(NameError("x", name="ex"))
+    shell = InteractiveShell.instance()
+    try:
+        monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+        setup.explain_name_errors()
+        capsys.readouterr()
+        shell.run_cell("print(CNN)")  # 準備のセルを実行した後、前のセルを飛ばした
+        out = capsys.readouterr().out
+        assert "NameError" in out and "「CNN」はまだ定義されていません" in out
+    finally:
+        InteractiveShell.clear_instance()
