@@ -39,9 +39,25 @@ def _forward(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
             f"（元のエラー: {error}）") from error
 
 
+def _correct(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """1 件ごとに、予測が正解なら True（テンソルのまま。GPU で CPU と同期しないように）。"""
+    return predict_labels(y_hat) == y.reshape(-1).long()
+
+
 def _count_correct(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    # テンソルのまま返す（GPU で毎回 CPU と同期しないように）
-    return (predict_labels(y_hat) == y.reshape(-1).long()).sum()
+    return _correct(y_hat, y).sum()
+
+
+@torch.no_grad()
+def correct_per_sample(model: nn.Module, loader: Iterable,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
+    """データ 1 件ごとに、予測が正解なら True を並べた 1 次元テンソル（CPU）を返す。
+
+    2 つのモデルを同じ検証画像で比べる（片方だけが正解した枚数を数える）ときに使う（04・05）。
+    """
+    model.eval()
+    return torch.cat([_correct(_forward(model, X.to(device)), y.to(device)).cpu()
+                      for X, y in loader])
 
 
 @torch.no_grad()

@@ -186,3 +186,16 @@ def test_a_view_on_channels_last_batches_gets_a_japanese_explanation():
             1, progress=False)
     with pytest.raises(RuntimeError, match="メモリ上の並び"):
         evaluate(model, loader, nn.CrossEntropyLoss())
+
+
+def test_correct_per_sample_marks_each_sample_for_binary_and_multiclass_outputs():
+    from course_utils.training import correct_per_sample
+
+    X = torch.tensor([[2.0], [-1.0], [3.0], [-4.0]])
+    y = torch.tensor([1, 1, 0, 0])
+    binary = nn.Flatten(0)  # 出力 1 つ（ロジット）: 0 より大きければ 1
+    assert correct_per_sample(binary, [(X[:2], y[:2]), (X[2:], y[2:])]).tolist() == [True, False, False, True]
+    multi = nn.Linear(1, 2, bias=False)
+    with torch.no_grad():
+        multi.weight.copy_(torch.tensor([[-1.0], [1.0]]))  # x > 0 ならクラス 1
+    assert correct_per_sample(multi, [(X, y)]).tolist() == [True, False, False, True]
