@@ -13,9 +13,10 @@ def passes(exercise, answer):
     assert correct, message
 
 
-def fails(exercise, answer, expected):
+def fails(exercise, answer, *expected):
     correct, message = exercise.evaluate(answer)
-    assert not correct and message.startswith("✗") and expected in message, message
+    assert not correct and message.startswith("✗"), message
+    assert all(text in message for text in expected), message
 
 
 # --- 仕組み ----------------------------------------------------------------------
@@ -291,3 +292,135 @@ def test_06_parameter_count_matches_timm():
 
     model = timm.create_model("vit_base_patch16_224")
     assert sum(p.numel() for p in model.parameters()) == VIT_B16_PARAMS
+
+
+# --- 07 ----------------------------------------------------------------------------
+
+def test_07_feature_length_and_probe_size_match_timm():
+    """正解の数は、timm の tf_efficientnet_lite0 そのもので数える。"""
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1).eval()
+    with torch.no_grad():
+        features = model.forward_head(model.forward_features(torch.zeros(1, 3, 224, 224)),
+                                      pre_logits=True)
+    assert features.shape == (1, model.num_features)
+    ex = exercises("07")
+    passes(ex.q1, features.shape[1])
+    passes(ex.q2, sum(p.numel() for p in model.get_classifier().parameters()))
+    imagenet = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    fails(ex.q1, imagenet.num_classes, "ImageNet のクラスの数")
+    fails(ex.q1, model.conv_head.in_channels, "最後のブロック", "conv_head")
+    fails(ex.q2, sum(p.numel() for p in imagenet.get_classifier().parameters()), "ImageNet の 1,000 クラス")
+
+
+def test_07_feature_length():
+    ex = exercises("07")
+    passes(ex.q1, 1280)
+    passes(ex.q1, 1280.0)
+    fails(ex.q1, 1000, "ImageNet のクラスの数", "分類の層の出力")
+    fails(ex.q1, 320, "最後のブロック", "1×1 の畳み込み（conv_head）")
+    fails(ex.q1, 1, "新しい課題（4 と 9）の出力")
+    fails(ex.q1, 2, "新しい課題（4 と 9）の出力")
+    for spatial in (7 * 7 * 1280, 4 * 1280, 7 * 7 * 320):
+        fails(ex.q1, spatial, "全体の平均プーリング")
+    fails(ex.q1, 1281, "バイアスまで")
+    fails(ex.q1, 1234, "1,234 ではありません")
+
+
+def test_07_probe_parameter_count():
+    ex = exercises("07")
+    passes(ex.q2, 1281)
+    passes(ex.q2, sum(p.numel() for p in nn.Linear(1280, 1).parameters()))
+    fails(ex.q2, 1280, "バイアスを忘れています")
+    fails(ex.q2, 2562, "2 出力（ロジット 2 つ）", "ロジット 1 つ")
+    fails(ex.q2, 2560, "2 出力の重みだけ")
+    for imagenet in (1_281_000, 1001 * 1280, 1000 * 1280):
+        fails(ex.q2, imagenet, "ImageNet の 1,000 クラスの分類の層")
+    fails(ex.q2, 1282, "1,282 ではありません")
+
+
+def freeze_except_head(model):
+    model.requires_grad_(False)
+    model.get_classifier().requires_grad_(True)
+
+
+def test_07_freeze_except_head_passes():
+    ex = exercises("07")
+    namespace = {}
+    exec(ex.q3.answer, namespace)  # 解答例のコードそのものが通る
+    passes(ex.q3, namespace["freeze_except_head"])
+    passes(ex.q3, freeze_except_head)
+
+    def one_by_one(model):
+        for p in model.parameters():
+            p.requires_grad = False
+        for p in model.classifier.parameters():
+            p.requires_grad = True
+
+    def returns_the_same_model(model):
+        freeze_except_head(model)
+        return model
+
+    passes(ex.q3, one_by_one)
+    passes(ex.q3, returns_the_same_model)
+
+
+def test_07_freeze_except_head_mistakes():
+    import copy
+
+    ex = exercises("07")
+
+    def everything_frozen(model):
+        model.requires_grad_(False)
+
+    def evaluation_mode(model):
+        model.eval()
+
+    def attribute(model):
+        model.requires_grad = False
+
+    def new_model(model):
+        model = copy.deepcopy(model)
+        freeze_except_head(model)
+        return model
+
+    def weights_only(model):
+        for name, p in model.named_parameters():
+            if name.endswith("weight") and not name.startswith("classifier"):
+                p.requires_grad = False
+
+    def head_only(model):
+        model.get_classifier().requires_grad_(False)
+
+    def bias_frozen_too(model):
+        freeze_except_head(model)
+        model.get_classifier().bias.requires_grad = False
+
+    def replaces_the_head(model):
+        model.requires_grad_(False)
+        model.reset_classifier(2)
+
+    fails(ex.q3, everything_frozen, "分類の層まで凍結しています")
+    fails(ex.q3, lambda model: None, "どのパラメータも学習するまま")
+    fails(ex.q3, evaluation_mode, "model.eval() は BatchNorm と Dropout", "勾配は計算され続けます")
+    fails(ex.q3, attribute, "model.requires_grad = False は", "requires_grad_(False)")
+    fails(ex.q3, new_model, "新しいモデルを作って返しています", "渡されたモデルそのもの")
+    fails(ex.q3, weights_only, "分類の層のほかにも", "bias")
+    fails(ex.q3, head_only, "逆になっています")
+    fails(ex.q3, bias_frozen_too, "分類の層のパラメータの一部（classifier.bias など）")
+    fails(ex.q3, replaces_the_head, "分類の層の形が変わっています")
+    fails(ex.q3, lambda model: model.fc.requires_grad_(True),
+          "エラーになりました: AttributeError", "no attribute 'fc'")
+    fails(ex.q3, nn.Linear(1280, 1), "モデルではなく", "check(freeze_except_head)")
+    fails(ex.q3, lambda model, lr: None, "引数 1 つで呼べる関数")
+
+
+def test_07_every_question_has_hints_and_a_solution(capsys):
+    ex = exercises("07")
+    for name in ("q1", "q2", "q3"):
+        question = getattr(ex, name)
+        assert len(question.hints) >= 2 and question.answer.strip()
+    assert len(ex.q3.hints) == 3 and "def freeze_except_head(model):" in ex.q3.answer
+    ex.q3.solution()
+    assert "requires_grad_(False)" in capsys.readouterr().out

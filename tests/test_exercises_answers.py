@@ -1,6 +1,6 @@
 """演習の答えの受け取り方（issue 17 の 1 と 2）。
 
-1. 正しい答えは、NumPy の数・0 次元のテンソル・1 要素のリストで渡しても、00〜06 のどの数の問題でも通る。
+1. 正しい答えは、NumPy の数・0 次元のテンソル・1 要素のリストで渡しても、00〜07 のどの数の問題でも通る。
 2. 種類や形の違う答えには、何を渡すはずで何が渡されたか（型の名前・形）を日本語で言う。英語のエラー文を主に出さない。
 """
 
@@ -59,7 +59,7 @@ def majority_baseline():
 
 NUMERIC = [("01", "q2", 7850), ("02", "q1", 79510), ("03", "q2", 18496), ("03", "q3", 8),
            ("05", "q1", 50), ("05", "q2", 16640), ("06", "q1", 256),
-           ("06", "q2", VIT_B16_PARAMS * 2 / 1e6)]
+           ("06", "q2", VIT_B16_PARAMS * 2 / 1e6), ("07", "q1", 1280), ("07", "q2", 1281)]
 
 
 @pytest.mark.parametrize("lesson, question, value", NUMERIC,
@@ -153,7 +153,8 @@ def test_number_expected_but_something_else_received():
 
 
 def test_nan_and_inf_are_named_not_crashed_on():
-    for lesson, question in [("01", "q2"), ("03", "q3"), ("04", "q1"), ("06", "q2")]:
+    for lesson, question in [("01", "q2"), ("03", "q3"), ("04", "q1"), ("06", "q2"), ("07", "q1"),
+                             ("07", "q2")]:
         q = getattr(exercises(lesson), question)
         fails(q, float("nan"), "nan（数ではない値）")
         fails(q, np.float32("nan"), "nan（数ではない値）")
@@ -164,7 +165,8 @@ def test_nan_and_inf_are_named_not_crashed_on():
 def test_function_expected_but_number_received():
     for lesson, question, name in [("01", "q1", "my_softmax"), ("01", "q4", "manual_gradients"),
                                    ("04", "q3", "f1_score"), ("05", "q3", "patchify"),
-                                   ("06", "q3", "top_k_from_logits")]:
+                                   ("06", "q3", "top_k_from_logits"),
+                                   ("07", "q3", "freeze_except_head")]:
         q = getattr(exercises(lesson), question)
         fails(q, 0.5, "関数そのもの（名前だけ、かっこなし）を渡してください", "小数 0.5（float）",
               f"check({name})")
@@ -176,6 +178,8 @@ def test_function_with_the_wrong_number_of_parameters():
     fails(exercises("01").q1, lambda z, dim: z, "my_softmax(z) のように引数 1 つで呼べる関数",
           "いまの引数: (z, dim)")
     fails(exercises("05").q3, lambda X: X, "patchify(X, p) のように引数 2 つ")
+    fails(exercises("07").q3, lambda model, lr: None, "freeze_except_head(model) のように引数 1 つ",
+          "いまの引数: (model, lr)")
 
 
 def test_function_returning_the_wrong_kind_of_value():
@@ -259,6 +263,13 @@ def test_a_function_that_raises_is_reported_in_japanese_first():
           "RuntimeError（PyTorch の計算で")
     fails(exercises("06").q3, lambda logits, k: logits[5000], "IndexError（添字が範囲の外です）")
 
+    def freeze_except_head(model):
+        model.head.requires_grad_(False)  # timm の EfficientNet には head がない
+
+    fails(exercises("07").q3, freeze_except_head,
+          "関数 freeze_except_head を呼ぶと、エラーになりました: AttributeError（その値が持っていない属性",
+          "no attribute 'head'")
+
 
 def test_an_unexpected_error_in_a_checker_names_what_was_expected():
     q = Exercise("例", lambda answer: answer.missing_attribute, ["ヒント"], "答え",
@@ -290,3 +301,21 @@ def test_no_english_exception_text_as_the_main_message_for_the_issue_cases():
         correct, message = q.evaluate(answer)
         assert not correct and message.startswith("✗ ") and JAPANESE.search(message.splitlines()[0]), message
         assert not any(text in message for text in english), message
+
+
+def test_07_counts_expected_but_something_else_received():
+    for question in ("q1", "q2"):
+        q = getattr(exercises("07"), question)
+        fails(q, "1280", "数を 1 つ渡してください", "文字列 '1280'（str）", "引用符で囲まずに")
+        fails(q, torch.zeros(1, 1280), "テンソル（形 (1, 1280)、torch.float32）", ".item()")
+        fails(q, (1280, 1), "タプル（tuple、長さ 2", "並びではなく")
+        fails(q, nn.Linear(1280, 1), "数を 1 つ渡してください", "モデル（Linear）")
+        fails(q, 1280.5, "整数ではありません")
+
+
+def test_07_a_model_or_its_result_instead_of_the_function():
+    q = exercises("07").q3
+    fails(q, nn.Sequential(nn.Linear(1280, 1)), "モデルではなく", "関数そのもの（名前だけ、かっこなし）")
+    fails(q, "freeze_except_head", "関数そのもの", "文字列 'freeze_except_head'")
+    correct, message = q.evaluate(None)  # check(freeze_except_head(model)) は None を渡す
+    assert not correct and "まだ答えが入っていません" in message

@@ -1,7 +1,7 @@
 """レッスンと問題の選び方（issue 17 の 7 のうち演習の部分）と、演習のパッケージの形。
 
 - 答え合わせのない問題（04 の q2 など）を呼んでも AttributeError にならず、ある問題を日本語で並べる。
-- exercises(4)・exercises("4") は "04" と同じ。ないレッスン（"7" など）は 00〜06 を並べた日本語の文で断る。
+- exercises(4)・exercises("4") は "04" と同じ。ないレッスン（"8" など）は 00〜07 を並べた日本語の文で断る。
 - 04 の F1 を Python の数で書いて 0 で割ると、用意した日本語の説明になる。
 - core は lessonNN を import しない（矢印は一方向）。答えの受け取り方は core にだけある。
 """
@@ -25,7 +25,7 @@ else:
 PACKAGE = ROOT / "course_utils" / "exercises"
 QUESTIONS = {"00": ["q1", "q2", "q3"], "01": ["q1", "q2", "q4"], "02": ["q1"],
              "03": ["q1", "q2", "q3"], "04": ["q1", "q3", "q5"], "05": ["q1", "q2", "q3"],
-             "06": ["q1", "q2", "q3"]}
+             "06": ["q1", "q2", "q3"], "07": ["q1", "q2", "q3"]}
 
 
 # --- ない問題 ----------------------------------------------------------------------------------
@@ -77,13 +77,19 @@ def test_lesson_numbers_are_read_leniently(lesson):
     assert exercises(lesson).lesson == "04"
 
 
-@pytest.mark.parametrize("lesson", [7, "7", "07", 99, "99"])
-def test_a_lesson_without_exercises_lists_00_to_06(lesson):
+@pytest.mark.parametrize("lesson", [7, "7", "07", "０７", "07_transfer_learning.ipynb"])
+def test_lesson_07_is_found_by_its_number(lesson):
+    assert list(exercises(lesson).questions) == QUESTIONS["07"]
+    assert exercises(lesson).lesson == "07"
+
+
+@pytest.mark.parametrize("lesson", [8, "8", "08", 99, "99"])
+def test_a_lesson_without_exercises_lists_00_to_07(lesson):
     with pytest.raises(ExerciseError) as info:
         exercises(lesson)
     message = str(info.value)
-    assert re.fullmatch(r"レッスン \d\d の演習はありません。演習があるレッスンは 00, 01, 02, 03, 04, 05, 06 です"
-                        r"（例: exercises\(\"04\"\)）。", message), message
+    assert re.fullmatch(r"レッスン \d\d の演習はありません。演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07 "
+                        r"です（例: exercises\(\"04\"\)）。", message), message
     assert isinstance(info.value, ValueError)
 
 
@@ -94,14 +100,14 @@ def test_something_that_is_not_a_lesson_number_is_named(lesson, shown):
     with pytest.raises(ExerciseError, match="exercises にはレッスンの番号を渡してください") as info:
         exercises(lesson)
     assert f"渡されたもの: {shown}" in str(info.value)
-    assert "演習があるレッスンは 00, 01, 02, 03, 04, 05, 06 です" in str(info.value)
+    assert "演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07 です" in str(info.value)
 
 
 def test_the_error_shows_without_a_traceback_in_jupyter():
     with pytest.raises(ExerciseError) as info:
-        exercises("7")
+        exercises("8")
     lines = info.value._render_traceback_()  # IPython はトレースバックの代わりにこれを表示する
-    assert len(lines) == 1 and "レッスン 07 の演習はありません" in lines[0]
+    assert len(lines) == 1 and "レッスン 08 の演習はありません" in lines[0]
 
 
 # --- 04 の F1 で 0 で割る -------------------------------------------------------------------------

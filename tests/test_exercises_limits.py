@@ -48,10 +48,26 @@ def test_a_function_that_never_returns_is_stopped_in_japanese(short_limit):
     assert no_timer_left()
 
 
-@pytest.mark.parametrize("lesson, question", [("01", "q4"), ("04", "q3"), ("05", "q3"), ("06", "q3")])
+@pytest.mark.parametrize("lesson, question", [("01", "q4"), ("04", "q3"), ("05", "q3"), ("06", "q3"),
+                                              ("07", "q3")])
 def test_every_function_exercise_has_the_time_limit(short_limit, lesson, question):
     correct, message = getattr(exercises(lesson), question).evaluate(forever)
     assert not correct and TIMEOUT_MESSAGE in message, message
+
+
+def test_07_checks_a_fresh_model_quickly_and_leaves_no_timer():
+    """07 の q3 は答え合わせのたびに EfficientNet-Lite0 を作るが、1 回は数秒で終わる。"""
+    def freeze_except_head(model):
+        model.requires_grad_(False)
+        model.get_classifier().requires_grad_(True)
+
+    q = exercises("07").q3
+    q.evaluate(freeze_except_head)  # 1 回目は timm の import を含む
+    start = time.monotonic()
+    correct, message = q.evaluate(freeze_except_head)
+    assert correct, message
+    assert time.monotonic() - start < 5
+    assert no_timer_left()
 
 
 def test_a_model_whose_forward_never_returns_is_stopped(short_limit):
@@ -202,7 +218,7 @@ def test_in_a_jupyter_kernel_hangs_stop_and_unknown_lessons_show_only_japanese()
         "from course_utils.exercises import core, exercises\ncore.TIME_LIMIT_S = 1\nex = exercises('01')",
         "def my_softmax(z):\n    while True:\n        pass\n\nex.q1.check(my_softmax)",
         "import signal\nprint(signal.getitimer(signal.ITIMER_REAL), signal.getsignal(signal.SIGALRM) == signal.SIG_DFL)",
-        "exercises('7')",
+        "exercises('8')",
         "ex.q3.hint()",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
@@ -215,7 +231,7 @@ def test_in_a_jupyter_kernel_hangs_stop_and_unknown_lessons_show_only_japanese()
     error = nb.cells[3].outputs[0]
     assert error.output_type == "error" and error.ename == "ExerciseError"
     shown = "\n".join(error.traceback)
-    assert "レッスン 07 の演習はありません。演習があるレッスンは 00, 01, 02, 03, 04, 05, 06 です" in shown
+    assert "レッスン 08 の演習はありません。演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07 です" in shown
     assert "Traceback" not in shown and "File " not in shown  # 英語のトレースバックは出さない
     assert "q3 の答え合わせはありません" in text[4][0]
 

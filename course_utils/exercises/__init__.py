@@ -6,7 +6,7 @@ check は何が違うかを日本語で言い、答えそのものは言わな�
 ファイルの分け方（Kaggle の learntools と同じ形）:
 - core.py: 1 問（Exercise）、1 レッスン（Lesson）、答えの受け取り方（数・テンソル・形・関数）、
   学習者のコードの時間の上限、大きさの上限、表示する文。
-- lesson00.py … lesson06.py: レッスンごとの問題。ノートブックと並べて読めるよう、1 レッスン 1 ファイル。
+- lesson00.py … lesson07.py: レッスンごとの問題。ノートブックと並べて読めるよう、1 レッスン 1 ファイル。
 矢印は一方向: lessonNN → core。core はレッスンを import しない。
 """
 
@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06
+from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07
 from .core import Exercise, ExerciseError, Lesson, describe
 from .lesson06 import VIT_B16_PARAMS
 
 __all__ = ["exercises", "Exercise", "ExerciseError", "Lesson", "VIT_B16_PARAMS"]
 
 _LESSONS = {"00": lesson00, "01": lesson01, "02": lesson02, "03": lesson03, "04": lesson04,
-            "05": lesson05, "06": lesson06}
+            "05": lesson05, "06": lesson06, "07": lesson07}
 
 
 def _lesson_number(lesson: Any) -> str | None:
