@@ -1,12 +1,15 @@
-"""本物のブラウザ（ヘッドレスの Chromium）で JupyterLab を開き、04 の全セルを実行して画面を確かめる。
+"""本物のブラウザ（ヘッドレスの Chromium）で JupyterLab を開き、ノートブックを実行して画面を確かめる。
 
-エラーの出力がないこと、ipywidgets の部品が描かれたこと、図が描かれたこと、日本語フォントが
-登録されたことを、ページの中身で確かめ、画面の写しを build/browser/ に残す。
+04: エラーの出力がないこと、ipywidgets の部品が描かれたこと、図が描かれたこと、日本語フォントが
+登録されたことを、ページの中身で確かめる。07 の OwnClassesTrainer: 写真を選び、クラス名を入れ、
+「学習する」を押し、新しい写真の分類の結果が出ることを、学習者と同じ操作で確かめる。
+JupyterLab とブラウザは 2 つのテストで共用する。画面の写しを build/browser/ に残す。
 Chromium（Debian の chromium）と playwright は .ci/run が入れる。CI でそれがなければ失敗にする。
 """
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,6 +23,7 @@ from conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NOTEBOOK = "04_four_vs_nine.ipynb"
+OWN_CLASSES = "own_classes_check.ipynb"  # テストがその場で作る、モデルを使わない小さなノートブック
 ARTEFACTS = ROOT / "build" / "browser"
 
 
@@ -54,13 +58,45 @@ def _settings(folder: Path) -> None:
         path.write_text(json.dumps(values))
 
 
-@pytest.fixture
-def jupyterlab(tmp_path):
-    """ノートブックの写しを置いた一時フォルダで JupyterLab を起動し、(URL, token) を返す。"""
+def _own_classes_notebook(path: Path) -> None:
+    """平均の色で学習・分類する（モデルを使わない）OwnClassesTrainer のノートブックを作る。"""
+    import nbformat
+
+    code = """\
+import numpy as np
+from course_utils.widgets import OwnClassesTrainer
+
+
+def mean_colour(image):
+    return np.asarray(image, float).reshape(-1, 3).mean(0)
+
+
+def train(photos):
+    return {name: np.mean([mean_colour(image) for _, image in items], 0)
+            for name, items in photos.items()}
+
+
+def classify(classifier, image, name):
+    colour = mean_colour(image)
+    best = min(classifier, key=lambda k: ((classifier[k] - colour) ** 2).sum())
+    print(f"分類の結果: {name} は「{best}」です")
+
+
+OwnClassesTrainer(train, classify, min_photos=2)"""
+    kernel = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)], metadata=kernel),
+                   path)
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """ノートブックを置いた一時フォルダで JupyterLab を起動し、ノートブックの名前から URL を作る関数を返す。"""
     _needs_browser()
+    tmp_path = tmp_path_factory.mktemp("lab")
     work = tmp_path / "notebooks"
     work.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)  # 元のノートブックは書き換えない
+    _own_classes_notebook(work / OWN_CLASSES)
     _settings(tmp_path / "settings")
     port, token = _free_port(), "course-browser-test"
     server = subprocess.Popen(
@@ -77,7 +113,9 @@ def jupyterlab(tmp_path):
                 break
             except OSError:
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/lab/tree/notebooks/{NOTEBOOK}?token={token}"
+        # ノートブックごとに別のワークスペース（前のテストで開いたタブを開き直さない）
+        yield lambda name: (f"http://127.0.0.1:{port}/lab/workspaces/{Path(name).stem}"
+                            f"/tree/notebooks/{name}?token={token}")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -87,8 +125,12 @@ def _run_all_cells(page, tries=5):
     """メニューの「Run → Run All Cells」を押す。開いた直後は効かないことがあるので、始まるまで押し直す。"""
     started = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
                      .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
-    for _ in range(tries):
-        page.wait_for_timeout(2000)
+    for attempt in range(tries):
+        page.wait_for_timeout(2000 if attempt else 500)  # 1 回目は短く（カーネルは呼ぶ側で待った）
+        dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+        if dialog.count():  # カーネルがつながる前に押すと、カーネルを選ぶ画面が出ることがある
+            dialog.locator(".jp-mod-accept").first.click()
+            continue
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:
@@ -99,7 +141,9 @@ def _run_all_cells(page, tries=5):
     raise AssertionError("JupyterLab で全セルの実行を始められませんでした")
 
 
-def test_notebook_runs_in_jupyterlab_with_widgets_and_japanese(jupyterlab):
+@pytest.fixture(scope="module")
+def chromium(jupyterlab):
+    """ヘッドレスの Chromium（2 つのテストで共用する）。"""
     from playwright.sync_api import sync_playwright
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
@@ -107,39 +151,103 @@ def test_notebook_runs_in_jupyterlab_with_widgets_and_japanese(jupyterlab):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(jupyterlab)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                                   timeout=90_000)
-            _run_all_cells(page)
-            # すべてのコードセルに実行番号が付くまで待つ
-            page.wait_for_function("""() => {
-                const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-                return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-            }""", timeout=180_000)
-            errors = page.locator("[data-mime-type='application/vnd.jupyter.error'], "
-                                  ".jp-OutputArea-output[data-mime-type="
-                                  "'application/vnd.jupyter.stderr']")
-            assert errors.count() == 0, errors.first.inner_text()
-            assert page.get_by_text("IPAexGothic").count() >= 1  # 日本語フォントを登録した
-            assert page.locator(".jp-OutputArea-output img").count() >= 10  # 図
-            slider = page.locator(".widget-slider")
-            assert slider.count() >= 1  # PredictionExplorer のスライダーが描かれた
-            # 部品の出力欄（中身を直接書き換える方式）に、図が画像として描かれた
-            page.wait_for_selector(".widget-output img, .jupyter-widgets-output-area img",
-                                   timeout=30_000)
-            first = page.locator(".widget-output img, .jupyter-widgets-output-area img").first
-            before = first.get_attribute("src")
-            slider.first.locator(".ui-slider-handle, .noUi-handle").first.focus()
-            page.keyboard.press("ArrowRight")  # スライダーを動かすと図が描き直される
-            page.wait_for_function(
-                """(before) => [...document.querySelectorAll(
-                    '.widget-output img, .jupyter-widgets-output-area img')]
-                    .some(img => img.getAttribute('src') !== before)""", arg=before, timeout=30_000)
-            slider.first.scroll_into_view_if_needed()
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(ARTEFACTS / "04_explorer.png"))
+            yield browser
         finally:
-            page.screenshot(path=str(ARTEFACTS / "04_last_view.png"))
             browser.close()
+
+
+def _open_and_run(page, url: str, timeout: int) -> None:
+    """ノートブックを開いて全セルを実行し、すべてのコードセルに実行番号が付くまで待つ。"""
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    # 下の帯に「Python 3 (ipykernel) | Idle」が出るまで待つ（カーネルがつながった）
+    page.get_by_text(re.compile(r"\(ipykernel\) \| Idle")).first.wait_for(timeout=90_000)
+    _run_all_cells(page)
+    page.wait_for_function("""() => {
+        const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+        return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+    }""", timeout=timeout)
+
+
+def _error_outputs(page):
+    return page.locator("[data-mime-type='application/vnd.jupyter.error'], "
+                        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+
+
+def test_notebook_runs_in_jupyterlab_with_widgets_and_japanese(jupyterlab, chromium):
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        _open_and_run(page, jupyterlab(NOTEBOOK), timeout=180_000)
+        errors = _error_outputs(page)
+        assert errors.count() == 0, errors.first.inner_text()
+        assert page.get_by_text("IPAexGothic").count() >= 1  # 日本語フォントを登録した
+        assert page.locator(".jp-OutputArea-output img").count() >= 10  # 図
+        slider = page.locator(".widget-slider")
+        assert slider.count() >= 1  # PredictionExplorer のスライダーが描かれた
+        # 部品の出力欄（中身を直接書き換える方式）に、図が画像として描かれた
+        page.wait_for_selector(".widget-output img, .jupyter-widgets-output-area img",
+                               timeout=30_000)
+        first = page.locator(".widget-output img, .jupyter-widgets-output-area img").first
+        before = first.get_attribute("src")
+        slider.first.locator(".ui-slider-handle, .noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")  # スライダーを動かすと図が描き直される
+        page.wait_for_function(
+            """(before) => [...document.querySelectorAll(
+                '.widget-output img, .jupyter-widgets-output-area img')]
+                .some(img => img.getAttribute('src') !== before)""", arg=before, timeout=30_000)
+        slider.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTEFACTS / "04_explorer.png"))
+    finally:
+        page.screenshot(path=str(ARTEFACTS / "04_last_view.png"))
+        page.close()
+
+
+def _png(colour) -> dict:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _choose_files(page, upload_button, files: list[tuple[str, tuple]]) -> None:
+    """「写真を選ぶ」を押し、開いたファイル選択に写真を渡す（学習者がファイルを選ぶのと同じ）。
+
+    ipywidgets 8 の FileUpload の <input type=file> はページに置かれないので、
+    ボタンを押して開くファイル選択（filechooser）に set_files で渡す。
+    """
+    with page.expect_file_chooser() as chooser:
+        upload_button.click()
+    chooser.value.set_files([{"name": name, "mimeType": "image/png", "buffer": _png(colour)}
+                             for name, colour in files])
+
+
+def test_own_classes_trainer_learns_and_classifies_in_the_browser(jupyterlab, chromium):
+    """07 の部品: 2 クラスの写真を選び、名前を入れて「学習する」を押し、新しい写真を分類する。"""
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        _open_and_run(page, jupyterlab(OWN_CLASSES), timeout=60_000)
+        uploads = page.locator(".widget-upload")
+        uploads.nth(3).wait_for(timeout=30_000)  # 3 行 + 分類する写真
+        assert uploads.count() == 4
+        page.get_by_placeholder("例: ねこ").fill("あか")
+        page.get_by_placeholder("例: いぬ").fill("あお")
+        _choose_files(page, uploads.nth(0), [("r1.png", (230, 20, 20)), ("r2.png", (200, 0, 40))])
+        page.get_by_text("1 行目「あか」: 使える写真 2 枚").wait_for(timeout=20_000)
+        _choose_files(page, uploads.nth(1), [("b1.png", (20, 20, 230)), ("b2.png", (0, 40, 200)),
+                                             ("b3.png", (30, 30, 250))])
+        page.get_by_text("2 行目「あお」: 使える写真 3 枚").wait_for(timeout=20_000)
+        assert page.get_by_text("3 枚", exact=True).count() == 1  # 行の枚数の表示
+        page.get_by_role("button", name="学習する", exact=True).click()
+        page.get_by_text("✓ 学習しました").wait_for(timeout=20_000)
+        _choose_files(page, uploads.nth(3), [("test.png", (240, 30, 10))])
+        page.get_by_text("分類の結果: test.png は「あか」です").wait_for(timeout=20_000)
+        errors = _error_outputs(page)
+        assert errors.count() == 0, errors.first.inner_text()
+    finally:
+        page.screenshot(path=str(ARTEFACTS / "07_own_classes.png"))
+        page.close()

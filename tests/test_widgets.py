@@ -210,3 +210,285 @@ def test_photo_uploader_opens_a_pasted_data_url_with_a_short_name(capsys):
     uploader.button.click()
     assert seen == [((5, 3), DATA_URL_NAME)]
     assert "data: URL" in capsys.readouterr().out
+
+
+# --- OwnClassesTrainer（07: 自分のクラスの写真で学習して分類する） -------------------------------
+
+def _square(colour, size=(12, 10), fmt="PNG"):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+class _NearestMeanColour:
+    """テスト用の学習と分類: クラスごとの平均の色を覚え、いちばん近い色のクラスを答える。"""
+
+    def __init__(self):
+        self.received, self.classified = [], []
+
+    def train(self, photos):
+        import numpy as np
+
+        self.received.append({name: [(file, image.mode, image.size) for file, image in items]
+                              for name, items in photos.items()})
+        return {name: np.mean([np.asarray(image, float).reshape(-1, 3).mean(0) for _, image in items], 0)
+                for name, items in photos.items()}
+
+    def classify(self, classifier, image, name):
+        import numpy as np
+
+        colour = np.asarray(image, float).reshape(-1, 3).mean(0)
+        best = min(classifier, key=lambda k: float(((classifier[k] - colour) ** 2).sum()))
+        self.classified.append((id(classifier), name, best))
+        print(f"分類の結果: {name} は「{best}」")
+
+
+def _trainer(**kwargs):
+    from course_utils.widgets import OwnClassesTrainer
+
+    fake = _NearestMeanColour()
+    return OwnClassesTrainer(fake.train, fake.classify, **kwargs), fake
+
+
+def _photo_folder(path, colour, count, fmt="PNG"):
+    path.mkdir()
+    for i in range(count):
+        (path / f"{colour}_{i}.{fmt.lower()}").write_bytes(_square(colour, fmt=fmt))
+    return path
+
+
+def _hashes(folder):
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_own_classes_prints_nothing_when_built(capsys):
+    trainer, _ = _trainer()
+    assert trainer.output.outputs == () and capsys.readouterr().out == ""
+    assert len(trainer.names) == len(trainer.uploads) == len(trainer.paths) == 3
+    assert [t.placeholder for t in trainer.names] == ["例: ねこ", "例: いぬ", "例: うさぎ"]
+    assert all(u.accept == "image/*" and u.multiple for u in trainer.uploads)
+    assert [c.value for c in trainer.counts] == ["0 枚"] * 3
+    assert trainer.train_button.description == "学習する"
+    with pytest.raises(ValueError):
+        _trainer(max_classes=1)
+
+
+def test_own_classes_trains_on_the_photos_in_row_order_and_classifies_with_the_result(tmp_path, capsys):
+    trainer, fake = _trainer()
+    red = _photo_folder(tmp_path / "red", "red", 2)
+    assert trainer.set_class(0, "  あか ", [red, ("red_x.jpg", _square("red", fmt="JPEG"))]) == 3
+    assert trainer.set_class(2, "あお", [("b1.png", _square("blue")), ("b2.png", _square("blue")),
+                                        str(tmp_path / "red" / "red_0.png")]) == 3
+    assert trainer.counts[0].value == "3 枚"
+    assert trainer.train_now() is True
+    out = capsys.readouterr().out
+    assert "学習しています（2 クラス、計 6 枚）" in out and "✓ 学習しました" in out
+    assert fake.received == [{
+        "あか": [("red_0.png", "RGB", (12, 10)), ("red_1.png", "RGB", (12, 10)),
+                ("red_x.jpg", "RGB", (12, 10))],
+        "あお": [("b1.png", "RGB", (12, 10)), ("b2.png", "RGB", (12, 10)),
+                ("red_0.png", "RGB", (12, 10))]}]
+    assert list(fake.received[0]) == ["あか", "あお"]  # 行の順
+    assert trainer.classify_source(_square((250, 10, 10)), "test.png") is True
+    assert trainer.classify_source(_square((0, 0, 240), fmt="JPEG"), "test2.jpg") is True
+    assert [(name, best) for _, name, best in fake.classified] == \
+        [("test.png", "あか"), ("test2.jpg", "あお")]
+    assert {obj for obj, _, _ in fake.classified} == {id(trainer.classifier)}
+    assert "分類の結果: test.png は「あか」" in capsys.readouterr().out
+
+
+def test_own_classes_explains_too_few_photos_and_too_few_classes(capsys):
+    trainer, fake = _trainer(min_photos=3)
+    trainer.set_class(0, "ねこ", [("n1.png", _square("red")), ("n2.png", _square("red")),
+                                  ("memo.txt", b"just text")])
+    assert trainer.train_now() is False and fake.received == []
+    out = capsys.readouterr().out
+    assert "✗ クラス「ねこ」の写真は 2 枚です（使えないファイル 1 個は数えていません）。" \
+           "学習には 1 クラスに 3 枚以上が必要です（あと 1 枚）。" in out
+    assert "写真が多いほど" in out and "分類は安定します" in out
+    assert "✗ memo.txt は画像として読めません（文字だけのテキストファイルです）" in out
+    assert "✗ 学習には、名前と写真のそろったクラスが 2 つ以上必要です（今は 1 つです）" in out
+    assert trainer.counts[0].value == "2 枚（使えないファイル 1 個）"
+    empty, _ = _trainer()
+    assert empty.train_now() is False
+    assert "2 つ以上必要です（今はまだありません）" in capsys.readouterr().out
+
+
+def test_own_classes_explains_duplicate_and_missing_class_names(capsys):
+    trainer, fake = _trainer(min_photos=1)
+    trainer.set_class(0, "Cat", [_square("red")])
+    trainer.set_class(1, "ｃａｔ", [_square("blue")])  # 全角・小文字でも同じ名前
+    trainer.set_class(2, "", [("dog.png", _square("green"))])
+    assert trainer.train_now() is False and fake.received == []
+    out = capsys.readouterr().out
+    assert "✗ 1 行目と 2 行目のクラス名「Cat」と「ｃａｔ」が同じです" in out
+    assert "✗ 3 行目に写真（ファイル 1 個）がありますが、クラス名が空です。" in out
+    assert "2 つ以上必要" not in out  # 重複の説明だけで足りる
+    trainer.set_class(1, "Cat", [_square("blue")])
+    trainer.train_now()
+    assert "✗ 1 行目と 2 行目のクラス名「Cat」が同じです" in capsys.readouterr().out
+
+
+def test_own_classes_refuses_to_classify_before_training_and_after_changes(tmp_path, capsys):
+    trainer, fake = _trainer(min_photos=1)
+    assert trainer.classify_source(_square("red")) is False
+    assert "✗ まだ学習していません。先に、クラスごとに写真を集めて「学習する」を押してください。" \
+        in capsys.readouterr().out
+    folder = _photo_folder(tmp_path / "red", "red", 1)
+    trainer.set_class(0, "あか", folder)
+    trainer.set_class(1, "あお", [_square("blue")])
+    assert trainer.train_now()
+    (folder / "red_9.png").write_bytes(_square("red"))  # 学習のあとでフォルダに写真を足した
+    capsys.readouterr()
+    assert trainer.classify_source(_square("red")) is False
+    assert "✗ 学習したあとで、クラスの名前か写真が変わりました（変わったクラス: 「あか」）。" \
+           "今の分類器は前の写真で学習したものです。もう一度「学習する」を押してから" \
+           "分類してください。" in capsys.readouterr().out
+    assert trainer.train_now() and len(fake.received[-1]["あか"]) == 2
+    trainer.names[1].value = "みどり"  # 名前を変えても学習し直しを頼む
+    assert trainer.classify_source(_square("red")) is False
+    assert "（変わったクラス: 「あお」「みどり」）" in capsys.readouterr().out
+    trainer.names[1].value = "あお"  # 学習したときと同じに戻せば、そのまま使える
+    assert trainer.classify_source(_square("red"), "r.png") is True
+    assert "分類の結果: r.png は「あか」" in capsys.readouterr().out
+
+
+def test_own_classes_reads_folders_skips_broken_files_with_reasons_and_changes_nothing(tmp_path, capsys):
+    red = _photo_folder(tmp_path / "red", "red", 3)
+    (red / "broken.jpg").write_bytes(_square("red", fmt="JPEG")[:40])  # 途中で切れた JPEG
+    (red / "empty.png").write_bytes(b"")
+    (red / "notes.pdf").write_bytes(b"%PDF-1.4 not a photo")
+    (red / "sub").mkdir()
+    (red / "sub" / "red_in_sub.png").write_bytes(_square("red"))
+    (red / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    blue = _photo_folder(tmp_path / "blue", "blue", 3)
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("hello")
+    (tmp_path / "nothing").mkdir()
+    before = _hashes(tmp_path)
+    trainer, fake = _trainer()
+    trainer.names[0].value, trainer.paths[0].value = "あか", f" {red} "
+    out = capsys.readouterr().out  # 欄に入れる（Enter）と、その行の結果が出る
+    assert "1 行目「あか」: 使える写真 3 枚" in out
+    assert "✗ broken.jpg は画像ファイルが途中で切れていて" in out
+    assert "✗ empty.png は空のファイル（0 バイト）" in out
+    assert "✗ notes.pdf は画像として読めません（PDF ファイルです）" in out
+    assert "・フォルダ" in out and "の中のフォルダ sub は見ません" in out
+    assert ".DS_Store" not in out
+    assert trainer.counts[0].value == "3 枚（使えないファイル 3 個）"
+    trainer.names[1].value, trainer.paths[1].value = "あお", f"{blue}, {tmp_path / 'nothing'}、{texts}"
+    out = capsys.readouterr().out
+    assert f"✗ フォルダ {tmp_path / 'nothing'} には、写真のファイルがありません" in out
+    assert f"✗ フォルダ {texts} の 1 個のファイルは、どれも画像として使えませんでした" in out
+    trainer.train_button.click()
+    out = capsys.readouterr().out
+    assert "1 行目「あか」: 3 枚" in out and "2 行目「あお」: 3 枚" in out and "✓ 学習しました" in out
+    assert [file for file, _, _ in fake.received[0]["あか"]] == ["red_0.png", "red_1.png", "red_2.png"]
+    assert trainer.train_button.description == "学習する" and not trainer.train_button.disabled
+    trainer.path.value = str(blue / "blue_1.png")
+    trainer.button.click()
+    assert "分類の結果: blue_1.png は「あお」" in capsys.readouterr().out
+    assert _hashes(tmp_path) == before  # 読むだけで、書き換えも削除もしない
+
+
+@pytest.mark.parametrize("version", [7, 8])
+def test_own_classes_takes_uploads_in_both_ipywidgets_formats(version, capsys):
+    def value(files):
+        if version == 7:
+            return {name: {"metadata": {"name": name}, "content": data} for name, data in files}
+        return tuple({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data)}
+                     for name, data in files)
+
+    trainer, fake = _trainer()
+    trainer.names[0].value, trainer.names[1].value = "あか", "あお"
+    trainer._on_row_upload(0, {"new": value([(f"r{i}.png", _square("red")) for i in range(3)]
+                                            + [("zero.png", b"")])})
+    out = capsys.readouterr().out
+    assert "1 行目「あか」: 使える写真 3 枚" in out and "✗ zero.png は空のファイル（0 バイト）" in out
+    trainer._on_row_upload(1, {"new": value([(f"b{i}.png", _square("blue")) for i in range(2)])})
+    trainer._on_row_counter(1, {"old": 0, "new": 3})  # 7.x の Colab: 3 個選んで 2 個だけ届いた
+    out = capsys.readouterr().out
+    assert "✗ 2 行目で選んだファイルのうち 1 個の中身が届きませんでした（Colab では 1 MB 前後" in out
+    assert "/content/inu" in out
+    trainer._on_row_counter(0, {"old": 0, "new": 4})  # 全部届いていれば何も言わない
+    assert capsys.readouterr().out == ""
+    trainer._on_row_upload(1, {"new": value([(f"b{i}.png", _square("blue")) for i in range(3)])})
+    assert trainer.train_now()
+    assert [f for f, _, _ in fake.received[0]["あか"]] == ["r0.png", "r1.png", "r2.png"]
+    capsys.readouterr()
+    trainer._on_upload({"new": value([("q.png", _square((0, 10, 200)))])})
+    assert "分類の結果: q.png は「あお」" in capsys.readouterr().out
+    trainer._on_upload({"new": value([("e.png", b"")])})
+    assert "✗ e.png は空のファイル（0 バイト）" in capsys.readouterr().out
+    trainer._on_counter({"old": 1, "new": 2})  # 分類する写真の中身が届かなかった
+    assert "✗ ファイルを選びましたが、中身が届きませんでした" in capsys.readouterr().out
+    trainer.path.value = "  "
+    trainer.button.click()
+    assert "分類する写真のファイル名を入れてください" in capsys.readouterr().out
+
+
+def test_own_classes_shows_errors_raised_by_the_notebook_functions(capsys):
+    from course_utils.widgets import OwnClassesTrainer
+
+    def train(photos):
+        raise RuntimeError("特徴量の形が合いません")
+
+    def classify(classifier, image, name):
+        return {}["ねこ"]
+
+    trainer = OwnClassesTrainer(train, classify, min_photos=1)
+    trainer.set_class(0, "あか", [_square("red")])
+    trainer.set_class(1, "あお", [_square("blue")])
+    assert trainer.train_now() is False
+    out = capsys.readouterr().out
+    assert "✗ 学習の関数 train の中でエラーが起きました: RuntimeError: 特徴量の形が合いません" in out
+    assert "Traceback (most recent call last)" in out and 'raise RuntimeError("特徴量の形' in out
+    trainer.train = lambda photos: None
+    assert trainer.train_now() is False
+    assert "が None を返しました。学習した分類器を return で返してください。" in capsys.readouterr().out
+    trainer.train = lambda photos: "分類器"
+    assert trainer.train_now() is True
+    assert trainer.classify_source(_square("red"), "x.png") is False
+    out = capsys.readouterr().out
+    assert "✗ 分類の関数 classify の中でエラーが起きました: KeyError: 'ねこ'" in out
+    assert 'return {}["ねこ"]' in out
+
+
+def test_own_classes_reacts_to_the_real_upload_widgets(capsys):
+    """その版の ipywidgets の FileUpload に値が入ったときの流れ（7.x は _counter、8.x は value）。"""
+    from datetime import datetime, timezone
+
+    trainer, fake = _trainer(min_photos=2)
+
+    def choose(upload, files):
+        if "_counter" in upload.trait_names():  # 7.x: ブラウザは metadata・data・_counter を送る
+            upload.set_trait("metadata", [{"name": name} for name, data in files if data is not None])
+            upload.set_trait("data", [data for _, data in files if data is not None])
+            upload._counter += len(files)
+        else:  # 8.x: 届いたファイルだけが value に入る
+            upload.value = tuple({"name": name, "type": "image/png", "size": len(data),
+                                  "last_modified": datetime.now(timezone.utc),
+                                  "content": memoryview(data)}
+                                 for name, data in files if data is not None)
+
+    trainer.names[0].value, trainer.names[1].value = "あか", "あお"
+    choose(trainer.uploads[0], [("r1.png", _square("red")), ("r2.png", _square("red"))])
+    choose(trainer.uploads[1], [("b1.png", _square("blue")), ("b2.png", _square("blue"))])
+    assert [c.value for c in trainer.counts] == ["2 枚", "2 枚", "0 枚"]
+    trainer.train_button.click()
+    assert "✓ 学習しました" in capsys.readouterr().out
+    choose(trainer.upload, [("q.png", _square("blue"))])
+    assert "分類の結果: q.png は「あお」" in capsys.readouterr().out
+    if "_counter" in trainer.uploads[0].trait_names():  # Colab の 7.7.1: 大きな写真の中身が落ちる
+        choose(trainer.uploads[0], [("big.jpg", None), ("r3.png", _square("red"))])
+        assert "1 個の中身が届きませんでした" in capsys.readouterr().out
+        choose(trainer.upload, [("big.jpg", None)])
+        assert "✗ ファイルを選びましたが、中身が届きませんでした" in capsys.readouterr().out
