@@ -1,4 +1,4 @@
-"""前のレッスンで作ったモデル（02 の MLP、03 の CNN）。後のレッスンで比較に使う。
+"""前のレッスンで作ったモデル（02 の MLP、03 の CNN、04 の小さな CNN）。後のレッスンで比較に使う。
 
 ノートブックに書いたクラスと同じ層・同じパラメータ数であることを
 tests/test_models.py が確かめる。
@@ -44,3 +44,16 @@ class CNN(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.features(x))
+
+
+def make_cnn() -> nn.Sequential:
+    """04 の小さな CNN（03 の CNN のチャンネル数と幅を半分にし、出力をロジット 1 つにしたもの）。07 で使う。"""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(),   # (B, 16, 28, 28)
+        nn.MaxPool2d(2),                                         # (B, 16, 14, 14)
+        nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
+        nn.MaxPool2d(2),                                         # (B, 32, 7, 7)
+        nn.Flatten(),                                            # (B, 1568)
+        nn.Linear(32 * 7 * 7, 64), nn.ReLU(),
+        nn.Linear(64, 1), nn.Flatten(0),                         # (B,) のロジット
+    )

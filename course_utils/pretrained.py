@@ -48,7 +48,7 @@ class ModelSpec:
     package: str = ""  # 重みが pip のパッケージに入っているなら、その名前（ハブを使わない）
 
 
-# top1 の出典。どれも、下の一覧の重みを、この一覧と同じ入力の大きさで評価した値。
+# top1 の出典。EfficientNet-Lite0 のほかは、下の一覧の重みを、この一覧と同じ入力の大きさで評価した値
 # torchvision: ResNet*_Weights.IMAGENET1K_V1 の acc@1（69.758、76.13、77.374）。
 # timm: results/results-imagenet.csv の top1 を小数第 2 位に丸めた値。timm 0.9 の時点の版（コミット 0173a139:
 # version 0.9.3dev0、README の最新の項目は 2023 年 5 月 11 日）で ViT-B/16 85.096、EVA-02-Ti 80.630、

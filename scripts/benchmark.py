@@ -279,14 +279,23 @@ def results_table(results: dict) -> str:
         models = [key[len(LATENCY_PREFIX):] for key in latency[0]["metrics"]
                   if key.startswith(LATENCY_PREFIX)]
         lines += ["", "06 の 1 枚あたりの推論時間（バッチ 1、中央値）:", "",
-                  "| モデル | " + " | ".join(names[r["device_kind"]] + ("" if "top5_ok" in r["metrics"]
-                                                                  else "（ランダムな重みで測定）")
-                                          for r in latency) + " |",
+                  "| モデル | " + " | ".join(names[r["device_kind"]] for r in latency) + " |",
                   "| --- | " + " | ".join("---" for _ in latency) + " |"]
+        random_seen = False
         for model in models:
-            cells = [r["metrics"].get(LATENCY_PREFIX + model, {}).get("value") for r in latency]
-            lines.append(f"| {model} | " + " | ".join("–" if v is None else f"{v:,.1f} ms"
-                                                     for v in cells) + " |")
+            cells = []
+            for r in latency:
+                item = r["metrics"].get(LATENCY_PREFIX + model)
+                if item is None:
+                    cells.append("–")
+                    continue
+                random = "ランダム" in item.get("label", "")  # 06 が、学習済みの重みを読めなかったモデルに付ける
+                random_seen |= random
+                cells.append(f"{item['value']:,.1f} ms" + ("（ランダム）" if random else ""))
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        if random_seen:
+            lines += ["", "（ランダム）: 学習済みの重みを読めず、同じ構造のランダムな重みで測った値です。"
+                      "時間は重みの値によらず、構造で決まります。"]
     loaders = results.get("loaders", [])
     if loaders:
         lines += ["", "訓練データ 1 エポック（ミニバッチ 128、SGD）の学習時間（2 回測った速いほう）:", "",

@@ -76,13 +76,26 @@ def test_06_is_marked_by_top5_and_unverified_without_weights():
     table = benchmark.results_table({"notebooks": [without]})
     assert "| サンプル写真で top-5 が妥当 100%、CPU ≤ 10.0 分、GPU ≤ 3.0 分 |" in table
     assert "学習済みの重みを読めず、top-5 は未確認、2.1 分 ✗" in table
-    assert "| モデル | CPU（ランダムな重みで測定） |" in table
+    assert "| モデル | CPU |" in table
     assert "| ResNet-18 | 16.2 ms |" in table and "| EVA-02-L | 4,255.3 ms |" in table
+    assert "（ランダム）" not in table  # 記録の名前に「ランダム」がなければ付けない
+
     with_weights = _run("06_pretrained_models", None, 125.0, kind="gpu")
     with_weights["metrics"] = {**latency, **_metric("top5_ok", 1.0, True)}
     assert "top-5 が妥当 100%、2.1 分 ✓" in benchmark.results_table({"notebooks": [with_weights]})
     with_weights["metrics"] = {**latency, **_metric("top5_ok", 26 / 27, True)}
     assert "top-5 が妥当 96%、2.1 分 ✗" in benchmark.results_table({"notebooks": [with_weights]})
+
+
+def test_06_latency_marks_each_model_measured_with_random_weights():
+    run = _run("06_pretrained_models", None, 125.0)
+    run["metrics"] = {**_metric("latency_ms_EfficientNet-Lite0", 30.1), **_metric("latency_ms_ResNet-18", 16.2),
+                      **_metric("top5_ok", 1.0, True)}
+    run["metrics"]["latency_ms_ResNet-18"]["label"] = "ResNet-18 の 1 枚の時間 [ms]（ランダムな重み）"
+    table = benchmark.results_table({"notebooks": [run]})
+    assert "| EfficientNet-Lite0 | 30.1 ms |" in table
+    assert "| ResNet-18 | 16.2 ms（ランダム） |" in table
+    assert "ランダムな重みで測った値です" in table
 
 
 def test_merge_replaces_only_the_same_kind_and_notebook():

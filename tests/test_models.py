@@ -40,6 +40,20 @@ def test_package_model_matches_the_notebook(notebook, name, expected):
     assert torch.equal(ours.eval()(x), theirs.eval()(x))
 
 
+def test_make_cnn_matches_04():
+    """04 のノートブックの make_cnn と、07 が読み込む course_utils.models.make_cnn が同じ。"""
+    nb = nbformat.read(ROOT / "notebooks" / "04_four_vs_nine.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and "def make_cnn(" in c.source]
+    assert len(cells) == 1
+    namespace = {"nn": nn, "torch": torch}
+    exec(compile(cells[0].split("\n\n\n")[0], "04_four_vs_nine.ipynb", "exec"), namespace)
+    ours, theirs = models.make_cnn(), namespace["make_cnn"]()
+    assert str(ours) == str(theirs) and count(ours) == count(theirs) == 105_281
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.equal(ours(x), theirs(x)) and ours(x).shape == (3,)
+
+
 def test_random_shift_matches_the_notebook():
     import torch.nn.functional as F
 
