@@ -296,36 +296,69 @@ def test_06_parameter_count_matches_timm():
 
 # --- 07 ----------------------------------------------------------------------------
 
-def test_07_feature_length_and_probe_size_match_timm():
-    """正解の数は、timm の tf_efficientnet_lite0 そのもので数える。"""
+def test_07_features_shape_and_probe_size_match_timm():
+    """正解の形と数は、timm の tf_efficientnet_lite0 そのもので測る。"""
     import timm
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1).eval()
+    imagenet = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
     with torch.no_grad():
-        features = model.forward_head(model.forward_features(torch.zeros(1, 3, 224, 224)),
-                                      pre_logits=True)
-    assert features.shape == (1, model.num_features)
+        small = model.forward_features(torch.zeros(1, 3, 64, 64))
+        large = model.forward_features(torch.zeros(1, 3, 224, 224))
+        mnist = model.forward_features(torch.zeros(1, 3, 28, 28))
+        pooled = model.forward_head(small, pre_logits=True)
+        before_head = model.blocks(model.bn1(model.conv_stem(torch.zeros(1, 3, 64, 64))))
+    assert small.shape == (1, model.num_features, 2, 2) == (1, 1280, 2, 2)
     ex = exercises("07")
-    passes(ex.q1, features.shape[1])
+    passes(ex.q1, small.shape[1:])
+    passes(ex.q1, tuple(small.shape[1:]))
+    passes(ex.q1, list(small[0].shape))
+    fails(ex.q1, small.shape, "バッチの次元のほかは合っています", "バッチの次元を除いた")
+    fails(ex.q1, small, "テンソルではなく、形（.shape かタプル）", "テンソル（形 (1, 1280, 2, 2)")
+    fails(ex.q1, large.shape[1:], "224×224 の入力")
+    fails(ex.q1, mnist.shape[1:], "28×28 の入力", "切り上げて 1", "1/32")
+    fails(ex.q1, pooled.shape, "全体の平均プーリング", "forward_head")
+    fails(ex.q1, pooled.shape[1:], "全体の平均プーリング")
+    fails(ex.q1, before_head.shape[1:], "最後のブロックの出力のチャンネル数", "conv_head")
+    fails(ex.q1, (imagenet.num_classes, 2, 2), "ImageNet のクラスの数")
+    code = ex.q1.answer.splitlines()[0].split("。", 1)[1]  # 解答例の確かめるコード（ノートブックの backbone）
+    with torch.no_grad():
+        result = eval(code, {"torch": torch, "backbone": model, "device": torch.device("cpu")})
+    assert result == (1280, 2, 2)
+    passes(ex.q1, result)
     passes(ex.q2, sum(p.numel() for p in model.get_classifier().parameters()))
-    imagenet = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    fails(ex.q1, imagenet.num_classes, "ImageNet のクラスの数")
-    fails(ex.q1, model.conv_head.in_channels, "最後のブロック", "conv_head")
     fails(ex.q2, sum(p.numel() for p in imagenet.get_classifier().parameters()), "ImageNet の 1,000 クラス")
 
 
-def test_07_feature_length():
+def test_07_features_shape():
+    import numpy as np
+
     ex = exercises("07")
-    passes(ex.q1, 1280)
-    passes(ex.q1, 1280.0)
-    fails(ex.q1, 1000, "ImageNet のクラスの数", "分類の層の出力")
-    fails(ex.q1, 320, "最後のブロック", "1×1 の畳み込み（conv_head）")
-    fails(ex.q1, 1, "新しい課題（4 と 9）の出力")
-    fails(ex.q1, 2, "新しい課題（4 と 9）の出力")
-    for spatial in (7 * 7 * 1280, 4 * 1280, 7 * 7 * 320):
-        fails(ex.q1, spatial, "全体の平均プーリング")
-    fails(ex.q1, 1281, "バイアスまで")
-    fails(ex.q1, 1234, "1,234 ではありません")
+    for answer in [(1280, 2, 2), [1280, 2, 2], torch.Size([1280, 2, 2]), (1280.0, 2.0, 2.0),
+                   tuple(np.int64(v) for v in (1280, 2, 2)), (np.int32(1280), 2, 2),
+                   np.array([1280, 2, 2]), (torch.tensor(1280), torch.tensor(2), 2)]:
+        passes(ex.q1, answer)
+    for pooled in (1280, np.int64(1280), (1280,), [1280], (1, 1280)):
+        fails(ex.q1, pooled, "全体の平均プーリング", "forward_features では縦横の位置が残ります")
+    fails(ex.q1, (1280, 7, 7), "224×224 の入力")
+    fails(ex.q1, (320, 2, 2), "最後のブロックの出力のチャンネル数", "1×1 の畳み込み conv_head")
+    fails(ex.q1, (1280, 1, 1), "28×28 の入力", "切り上げて 1", "ストライド 2", "1/32")
+    fails(ex.q1, (1280, 4, 4), "1/16 ではなく", "1/32")
+    fails(ex.q1, (1280, 64, 64), "64 のまま", "ストライド 2", "1/32")
+    for side, ratio in [(32, "1/2"), (16, "1/4"), (8, "1/8")]:
+        fails(ex.q1, (1280, side, side), f"{ratio} ではなく", "全体で 1/32")
+    fails(ex.q1, (1280, 3, 3), "3×3 が違います", "1/32")
+    fails(ex.q1, (1280, 2, 1), "2×1 が違います")
+    fails(ex.q1, (1280, 0, 0), "0×0 が違います")
+    fails(ex.q1, (1000, 2, 2), "ImageNet のクラスの数", "conv_head")
+    fails(ex.q1, (512, 2, 2), "チャンネル数 512 が違います", "1×1 の畳み込み conv_head")
+    fails(ex.q1, (320, 7, 7), "最後のブロック")  # チャンネルが違えば、まずチャンネルを言う
+    fails(ex.q1, (2, 2, 1280), "チャンネルが先")
+    fails(ex.q1, (1, 1280, 2, 2), "バッチの次元のほかは合っています", "バッチの次元を除いた", "3 つ")
+    fails(ex.q1, (1, 1280, 7, 7), "バッチの次元を除いた (チャンネル, 高さ, 幅) の 3 つ", "4 個")
+    correct, message = ex.q1.evaluate((1, 1280, 7, 7))
+    assert "合っています" not in message
+    fails(ex.q1, (2, 2), "3 つで答えてください（渡されたのは 2 個）")
 
 
 def test_07_probe_parameter_count():
@@ -424,3 +457,9 @@ def test_07_every_question_has_hints_and_a_solution(capsys):
     assert len(ex.q3.hints) == 3 and "def freeze_except_head(model):" in ex.q3.answer
     ex.q3.solution()
     assert "requires_grad_(False)" in capsys.readouterr().out
+    assert "ストライド 2" in ex.q1.hints[0] and "5 回" in ex.q1.hints[0] and "1/32" in ex.q1.hints[0]
+    assert "conv_head" in ex.q1.hints[-1]
+    ex.q1.solution()
+    shown = capsys.readouterr().out
+    assert "(1280, 2, 2)" in shown and "forward_features(torch.zeros(1, 3, 64, 64" in shown
+    assert "64 / 32 = 2" in shown and "28×28" in shown and "1×1" in shown and "64×64 に拡大" in shown

@@ -59,7 +59,7 @@ def majority_baseline():
 
 NUMERIC = [("01", "q2", 7850), ("02", "q1", 79510), ("03", "q2", 18496), ("03", "q3", 8),
            ("05", "q1", 50), ("05", "q2", 16640), ("06", "q1", 256),
-           ("06", "q2", VIT_B16_PARAMS * 2 / 1e6), ("07", "q1", 1280), ("07", "q2", 1281)]
+           ("06", "q2", VIT_B16_PARAMS * 2 / 1e6), ("07", "q2", 1281)]
 
 
 @pytest.mark.parametrize("lesson, question, value", NUMERIC,
@@ -153,13 +153,15 @@ def test_number_expected_but_something_else_received():
 
 
 def test_nan_and_inf_are_named_not_crashed_on():
-    for lesson, question in [("01", "q2"), ("03", "q3"), ("04", "q1"), ("06", "q2"), ("07", "q1"),
-                             ("07", "q2")]:
+    for lesson, question in [("01", "q2"), ("03", "q3"), ("04", "q1"), ("06", "q2"), ("07", "q2")]:
         q = getattr(exercises(lesson), question)
         fails(q, float("nan"), "nan（数ではない値）")
         fails(q, np.float32("nan"), "nan（数ではない値）")
         fails(q, torch.tensor(float("inf")), "無限大（inf）")
     fails(exercises("00").q1, (7, float("nan")), "画素の数が nan")
+    fails(exercises("07").q1, (1280, float("nan"), 2), "形の 2 番目が nan（数ではない値）")
+    fails(exercises("07").q1, (1280, 2, np.float32("inf")), "形の 3 番目が無限大（inf）")
+    fails(exercises("07").q1, float("nan"), "3 つの整数のタプル", "小数 nan（float）")
 
 
 def test_function_expected_but_number_received():
@@ -303,14 +305,50 @@ def test_no_english_exception_text_as_the_main_message_for_the_issue_cases():
         assert not any(text in message for text in english), message
 
 
-def test_07_counts_expected_but_something_else_received():
-    for question in ("q1", "q2"):
-        q = getattr(exercises("07"), question)
-        fails(q, "1280", "数を 1 つ渡してください", "文字列 '1280'（str）", "引用符で囲まずに")
-        fails(q, torch.zeros(1, 1280), "テンソル（形 (1, 1280)、torch.float32）", ".item()")
-        fails(q, (1280, 1), "タプル（tuple、長さ 2", "並びではなく")
-        fails(q, nn.Linear(1280, 1), "数を 1 つ渡してください", "モデル（Linear）")
-        fails(q, 1280.5, "整数ではありません")
+def test_07_count_expected_but_something_else_received():
+    q = exercises("07").q2
+    fails(q, "1281", "数を 1 つ渡してください", "文字列 '1281'（str）", "引用符で囲まずに")
+    fails(q, torch.zeros(1, 1281), "テンソル（形 (1, 1281)、torch.float32）", ".item()")
+    fails(q, (1280, 1), "タプル（tuple、長さ 2", "並びではなく")
+    fails(q, nn.Linear(1280, 1), "数を 1 つ渡してください", "モデル（Linear）")
+    fails(q, 1280.5, "整数ではありません")
+
+
+def test_07_shape_with_numpy_integers_and_as_a_list():
+    q = exercises("07").q1
+    passes(q, tuple(np.int64(v) for v in (1280, 2, 2)))
+    passes(q, (np.int32(1280), np.int16(2), np.uint8(2)))
+    passes(q, [1280, 2, 2])
+    passes(q, np.array([1280, 2, 2]))
+    passes(q, np.array([1280.0, 2.0, 2.0], dtype=np.float32))
+    passes(q, torch.Size([1280, 2, 2]))
+    passes(q, (torch.tensor(1280), torch.tensor(2), torch.tensor(2)))
+
+
+def test_07_shape_expected_but_something_else_received():
+    q = exercises("07").q1
+    fails(q, "(1280, 2, 2)", "(チャンネル, 高さ, 幅) の 3 つの整数のタプル", "文字列 '(1280, 2, 2)'（str）")
+    fails(q, torch.zeros(1, 1280, 2, 2), "テンソルではなく、形（.shape かタプル）",
+          "テンソル（形 (1, 1280, 2, 2)、torch.float32）")
+    fails(q, torch.tensor(1280), "テンソルではなく", "テンソル（形 ()")
+    fails(q, 2, "3 つの整数のタプルで答えてください", "整数 2（int）")
+    for pooled in (1280, 1280.0, np.int64(1280), np.float32(1280)):
+        fails(q, pooled, "全体の平均プーリング", "3 つの整数のタプルで答えてください")
+    fails(q, 2.5, "3 つの整数のタプル", "小数 2.5（float）")
+    fails(q, True, "3 つの整数のタプル", "真偽値 True（bool）")
+    fails(q, np.array(1280), "3 つの整数のタプル", "NumPy の配列（形 ()、int64）")
+    fails(q, np.ones((3, 1)), "3 つの整数のタプル", "NumPy の配列（形 (3, 1)、float64）")
+    fails(q, lambda: (1280, 2, 2), "3 つの整数のタプル", "関数 <lambda>")
+    fails(q, nn.Linear(1280, 1), "3 つの整数のタプル", "モデル（Linear）")
+    fails(q, {"shape": (1280, 2, 2)}, "3 つの整数のタプル", "辞書（dict")
+    fails(q, (1280, "2", 2), "形の 2 番目には数を 1 つ", "文字列 '2'")
+    fails(q, (1280, 2.5, 2), "形の 2 番目が 2.5 で、整数ではありません")
+    fails(q, (1280, 2, None), "形の 3 番目には数を 1 つ", "None")
+    fails(q, ((1280, 2), 2), "形の 1 番目には数を 1 つ")
+    fails(q, 10 ** 400, "3 つの整数のタプル", "とても大きな整数")
+    for answer in ("1280", 2, True, (1280, "2", 2), lambda: None, np.array(1280), np.ones((3, 1))):
+        message = q.evaluate(answer)[1]
+        assert "(1, 8, 12, 12)" not in message and "詳しい情報" not in message, message
 
 
 def test_07_a_model_or_its_result_instead_of_the_function():

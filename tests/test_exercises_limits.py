@@ -205,6 +205,21 @@ def test_big_lists_and_arrays_are_refused_before_conversion():
     assert time.monotonic() - start < 3
 
 
+def test_07_big_shapes_are_refused_quickly():
+    """07 の q1（形）に、長い並びや大きな配列・テンソルを渡しても、変換せずにすぐ断る。"""
+    q = exercises("07").q1
+    start = time.monotonic()
+    for answer in (tuple(range(1000)), [0] * 20_000_000):
+        correct, message = q.evaluate(answer)
+        assert not correct and "長すぎます" in message, message
+    for array in (np.zeros(20_000_000, dtype=np.uint8), np.zeros((5000, 4000), dtype=np.uint8)):
+        correct, message = q.evaluate(array)
+        assert not correct and "NumPy の配列" in message, message
+    correct, message = q.evaluate(torch.zeros(1, 1280, 64, 64))
+    assert not correct and "テンソルではなく" in message, message
+    assert time.monotonic() - start < 2
+
+
 def test_a_function_returning_something_huge_is_refused():
     correct, message = exercises("01").q1.evaluate(lambda z: torch.zeros(11_000_000))
     assert not correct and "my_softmax が返した値が大きすぎます" in message

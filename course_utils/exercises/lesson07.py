@@ -1,15 +1,16 @@
-"""07 転移学習（notebooks/07_transfer_learning.ipynb）の演習: EfficientNet-Lite0 の特徴の長さ、
-4 と 9 の線形分類器のパラメータ数、分類の層だけを学習させる関数（q4 以降は実験なので、
-ノートブックの解答例で確かめる）。"""
+"""07 転移学習（notebooks/07_transfer_learning.ipynb）の演習: 64×64 の入力での forward_features の形、
+4 と 9 の線形分類器のパラメータ数、分類の層だけを学習させる関数（q4 以降はノートブックの解答例で確かめる）。"""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
+import numpy as np
+import torch
 from torch import nn
 
-from .core import Exercise, Problem, call, count
+from .core import AnswerProblem, Exercise, Problem, call, count, describe, shape
 
 MODEL_NAME = "tf_efficientnet_lite0"  # timm の名前（06 と同じ EfficientNet-Lite0）
 FEATURES = 1280  # 分類の層の直前の特徴の長さ（model.num_features）
@@ -17,23 +18,15 @@ PROBE_PARAMS = FEATURES + 1  # 特徴 → ロジット 1 つの nn.Linear（重�
 IMAGENET_HEAD = 1000 * FEATURES + 1000  # ImageNet の 1,000 クラスの分類の層
 USAGE = "freeze_except_head(model)"
 
-POOLING = ("位置ごとの値まで数えています。分類の層の手前にある全体の平均プーリング"
-           "（global average pooling）が縦横の位置を平均してまとめるので、位置の数は掛けません。")
-NEW_TASK = "それは新しい課題（4 と 9）の出力の数です。求めるのは、分類の層に入る直前の特徴の長さです。"
+SIZE = 64  # 07 で MNIST を拡大する大きさ。縦横はストライド 2 の 5 回で 1/32 になる
+HALVES = "最初の畳み込み（conv_stem）と 4 つの段がそれぞれストライド 2 で縦横を半分にし、全体で 1/32 になります。"
+POOLED = "それは全体の平均プーリング（forward_head の中）の後の形です。forward_features では縦横の位置が残ります。"
+CHANNELS = {320: "320 は最後のブロックの出力のチャンネル数です。そのあと 1×1 の畳み込み conv_head が広げます。",
+            1000: "1,000 は ImageNet のクラスの数です。forward_features は分類の層の手前（conv_head）までです。"}
+SIDES = {7: "7×7 は 224×224 の入力（ImageNet の学習のときの大きさ）での形です。ここでの入力は 64×64 です。",
+         1: f"1×1 は 28×28 の入力での形です（28 / 32 を切り上げて 1）。{HALVES}", SIZE: f"縦横が 64 のままです。{HALVES}"}
 IMAGENET = ("それは ImageNet の 1,000 クラスの分類の層のパラメータ数です。4 と 9 では、"
             "ロジット 1 つの層に取り替えます。")
-
-FEATURE_MISTAKES = {
-    1000: ("1,000 は ImageNet のクラスの数で、分類の層の出力の長さです。求めるのは、分類の層に入る"
-           "直前の特徴の長さです。"),
-    320: ("320 は最後のブロックの出力のチャンネル数です。そのあと 1×1 の畳み込み（conv_head）で"
-          "チャンネルを広げてから、分類の層に渡します。"),
-    1: NEW_TASK, 2: NEW_TASK,
-    224: "224 は入力画像の 1 辺の画素数です。求めるのは、分類の層に入る直前の特徴の長さです。",
-    FEATURES + 1: "バイアスまで数えています。特徴の長さは、分類の層に入るベクトルの要素の数です。",
-    7 * 7 * 320: POOLING,
-    **{FEATURES * side * side: POOLING for side in range(2, 15)},
-}
 
 PROBE_MISTAKES = {
     FEATURES: "バイアスを忘れています。nn.Linear には重みのほかに、出力 1 つにつきバイアスが 1 つあります。",
@@ -45,6 +38,27 @@ PROBE_MISTAKES = {
 }
 
 
+def check_features_shape(answer: Any) -> Problem:
+    if not isinstance(answer, (tuple, list, torch.Size, torch.Tensor)) and getattr(answer, "ndim", 0) != 1:
+        pooled = POOLED if isinstance(answer, (int, float, np.number)) and answer == FEATURES else ""
+        raise AnswerProblem(f"{pooled}形は (チャンネル, 高さ, 幅) の 3 つの整数のタプルで答えてください"
+                            f"（渡されたもの: {describe(answer)}）。")
+    out = shape(answer, "形")
+    if out in ((FEATURES,), (1, FEATURES)):
+        return POOLED
+    if len(out) != 3:
+        right = "バッチの次元のほかは合っています。" if out == (1, FEATURES, SIZE // 32, SIZE // 32) else ""
+        return f"{right}バッチの次元を除いた (チャンネル, 高さ, 幅) の 3 つで答えてください（渡されたのは {len(out)} 個）。"
+    channels, height, width = out
+    if channels != FEATURES:
+        return "PyTorch の形はチャンネルが先の (チャンネル, 高さ, 幅) です。" if width == FEATURES else CHANNELS.get(
+            channels, f"チャンネル数 {channels:,} が違います。最後の 1×1 の畳み込み conv_head の出力の数です。")
+    if height == width and (height == SIZE // 32 or height in SIDES):
+        return SIDES.get(height)  # 正解なら None
+    ratio = f"1/{SIZE // height} ではなく、" if 0 < height < SIZE and SIZE % height == 0 else ""
+    return f"縦横 {height}×{width} が違います。{ratio}{HALVES}"
+
+
 def _state(model: nn.Module) -> tuple[set[str], set[str], set[str]]:
     """(学習するパラメータの名前, 分類の層のパラメータの名前, すべての名前) を返す。"""
     head = {id(p) for p in model.get_classifier().parameters()}
@@ -53,14 +67,9 @@ def _state(model: nn.Module) -> tuple[set[str], set[str], set[str]]:
     return trainable, {n for n, p in names.items() if id(p) in head}, set(names)
 
 
-def _first(names: set[str]) -> str:
-    return sorted(names)[0]
-
-
 def check_freeze_except_head(function: Any) -> Problem:
     if isinstance(function, nn.Module):
-        return ("モデルではなく、モデルを受け取って書き換える関数そのもの（名前だけ、かっこなし）を"
-                "渡してください。check(freeze_except_head) のように渡します。")
+        return "モデルではなく、モデルを受け取って書き換える関数そのもの（名前だけ、かっこなし）を渡してください。check(freeze_except_head) のように渡します。"
     if isinstance(function, type) or not callable(function):
         call(function, None, usage=USAGE)  # core の日本語の文で断る（関数ではないので呼ばれない）
     import timm  # 読み込みに数秒かかるので、この問題を調べるときだけ import する
@@ -75,7 +84,6 @@ def check_freeze_except_head(function: Any) -> Problem:
     keep_what_it_got.__name__ = getattr(function, "__name__", type(function).__name__)
     given, result = call(keep_what_it_got, model, usage=USAGE)
     trainable, head, everything = _state(given)
-    body = everything - head
     head_size = sum(p.numel() for p in given.get_classifier().parameters())
     if trainable == head and head_size == PROBE_PARAMS:
         return None
@@ -92,38 +100,36 @@ def check_freeze_except_head(function: Any) -> Problem:
         if not given.training:
             return ("model.eval() は BatchNorm と Dropout のふるまいを変えるだけで、勾配は計算され続けます。"
                     "凍結するには、パラメータの requires_grad を False にします。")
-        return ("どのパラメータも学習するままです。渡されたモデルのパラメータの requires_grad を "
-                "False にしてください。")
+        return "どのパラメータも学習するままです。渡されたモデルのパラメータの requires_grad を False にしてください。"
     if not trainable:
-        return ("分類の層まで凍結しています。それでは何も学習しません。分類の層のパラメータは"
-                "学習するままにします。")
-    if trainable == body:
+        return "分類の層まで凍結しています。それでは何も学習しません。分類の層のパラメータは学習するままにします。"
+    if trainable == everything - head:
         return "逆になっています。分類の層が凍結され、それ以外が学習するままです。"
     if not head <= trainable:
-        return f"分類の層のパラメータの一部（{_first(head - trainable)} など）が凍結されています。"
+        return f"分類の層のパラメータの一部（{min(head - trainable)} など）が凍結されています。"
     if trainable - head:
         left = trainable - head
         return (f"分類の層のほかにも、学習するままのパラメータ（テンソル）が {len(left)} 個"
-                f"（{_first(left)} など）残っています。重みだけでなく、バイアスや BatchNorm の"
+                f"（{min(left)} など）残っています。重みだけでなく、バイアスや BatchNorm の"
                 "パラメータも凍結します。")
-    return ("分類の層の形が変わっています。この問題では分類の層は取り替えずに、どのパラメータが"
-            "学習するかだけを変えます。")
+    return "分類の層の形が変わっています。この問題では分類の層は取り替えずに、どのパラメータが学習するかだけを変えます。"
 
 
 def questions() -> dict[str, Exercise]:
     return {
         "q1": Exercise(
-            "EfficientNet-Lite0 の特徴の長さ", count(FEATURES, FEATURE_MISTAKES),
-            ["分類の層（model.get_classifier()）の入力の大きさが、特徴の長さです。",
-             "最後のブロックのあと、1×1 の畳み込み conv_head と全体の平均プーリングを通ってから"
-             "分類の層に入ります。print(model.conv_head) で出力のチャンネル数が分かります。"],
-            "x = torch.zeros(1, 3, 224, 224)\n"
-            "features = model.forward_head(model.forward_features(x), pre_logits=True)\n"
-            "features.shape[1]  # = model.num_features = 1280",
-            expects="特徴の長さ（整数 1 つ）"),
+            "64×64 の入力での forward_features の形", check_features_shape,
+            ["forward_features は平均プーリングの手前までです。縦横は conv_stem と 4 つの段がそれぞれ"
+             "ストライド 2 で半分にし、全部で 5 回なので 1/32 になります。",
+             "チャンネルは、最後のブロックの 320 を 1×1 の畳み込み conv_head が広げた数です"
+             "（print(backbone.conv_head)）。"],
+            "(1280, 2, 2)。backbone.forward_features(torch.zeros(1, 3, 64, 64, device=device)).shape[1:]\n"
+            "縦横は全体で 1/32（64 / 32 = 2）、チャンネルは conv_head が 320 から 1280 に広げる。28×28 の"
+            "ままだと 1×1（28 / 32 を切り上げ）になるので、07 では MNIST を 64×64 に拡大する。",
+            expects="形（(チャンネル, 高さ, 幅) の 3 つの整数のタプル）"),
         "q2": Exercise(
             "4 と 9 の線形分類器のパラメータ数", count(PROBE_PARAMS, PROBE_MISTAKES),
-            ["特徴の長さ（q1）から、ロジット 1 つへの nn.Linear です（04 と同じ 1 出力）。",
+            ["特徴の長さ（backbone.num_features）から、ロジット 1 つへの nn.Linear です（04 と同じ 1 出力）。",
              "nn.Linear(入力, 出力) のパラメータ数は 入力 × 出力 + 出力（バイアス）です。"],
             "1280 × 1 + 1 = 1,281。sum(p.numel() for p in nn.Linear(1280, 1).parameters()) で"
             "確かめられます。",
