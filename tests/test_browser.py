@@ -64,7 +64,7 @@ def _own_classes_notebook(path: Path) -> None:
 
     code = """\
 import numpy as np
-from course_utils.widgets import OwnClassesTrainer
+from course_utils.photos import OwnClassesTrainer
 
 
 def mean_colour(image):

@@ -103,7 +103,7 @@ def _png(image):
 
 
 def test_uploaded_files_reads_both_ipywidgets_formats():
-    from course_utils.widgets import uploaded_files
+    from course_utils.photos import uploaded_files
 
     v7 = {"a.png": {"metadata": {"name": "a.png"}, "content": b"123"}}
     v8 = ({"name": "b.png", "type": "image/png", "size": 3, "content": memoryview(b"456")},)
@@ -115,7 +115,7 @@ def test_uploaded_files_reads_both_ipywidgets_formats():
 def test_photo_uploader_converts_photos_and_explains_bad_files(tmp_path, capsys):
     from PIL import Image
 
-    from course_utils.widgets import PhotoUploader
+    from course_utils.photos import PhotoUploader
 
     seen = []
     uploader = PhotoUploader(lambda image, name: seen.append((image.mode, image.size, name)))
@@ -136,7 +136,7 @@ def test_photo_uploader_converts_photos_and_explains_bad_files(tmp_path, capsys)
 def test_photo_uploader_reacts_to_an_upload():
     from PIL import Image
 
-    from course_utils.widgets import PhotoUploader
+    from course_utils.photos import PhotoUploader
 
     seen = []
     uploader = PhotoUploader(lambda image, name: seen.append(name))
@@ -147,7 +147,7 @@ def test_photo_uploader_reacts_to_an_upload():
 
 
 def test_photo_uploader_explains_an_upload_that_never_arrived(capsys):
-    from course_utils.widgets import PhotoUploader
+    from course_utils.photos import PhotoUploader
 
     uploader = PhotoUploader(lambda image, name: pytest.fail("中身がないのに呼ばれた"))
     uploader._on_counter({"new": 1})  # ipywidgets 7 の Colab: 数は増えたが value が空
@@ -156,7 +156,7 @@ def test_photo_uploader_explains_an_upload_that_never_arrived(capsys):
 
 def test_photo_uploader_says_an_empty_upload_is_empty_not_asks_for_a_name(capsys):
     """0 バイトのファイルをアップロードしたら「空のファイル」と伝える（ファイル名を頼まない）。"""
-    from course_utils.widgets import PhotoUploader, uploaded_files
+    from course_utils.photos import PhotoUploader, uploaded_files
 
     uploader = PhotoUploader(lambda image, name: pytest.fail("空なのに呼ばれた"))
     assert uploaded_files(({"name": "empty.jpg", "content": memoryview(b"")},)) == [("empty.jpg", b"")]
@@ -172,7 +172,7 @@ def test_photo_uploader_says_an_empty_upload_is_empty_not_asks_for_a_name(capsys
 
 
 def test_uploaded_files_tolerates_missing_values():
-    from course_utils.widgets import uploaded_files
+    from course_utils.photos import uploaded_files
 
     assert uploaded_files(None) == []
     assert uploaded_files(({"content": b"1"},)) == [("アップロードしたファイル", b"1")]
@@ -186,7 +186,7 @@ def test_uploaded_files_tolerates_missing_values():
     ("data:image/png;base64,iVBORw0KGgo!!!", "✗ 貼り付けられた data: URL の中身が途中で切れているか壊れていて"),
 ])
 def test_photo_uploader_explains_typed_names_in_japanese(typed, expected, tmp_path, monkeypatch, capsys):
-    from course_utils.widgets import PhotoUploader
+    from course_utils.photos import PhotoUploader
 
     monkeypatch.chdir(tmp_path)
     uploader = PhotoUploader(lambda image, name: pytest.fail("使えないのに呼ばれた"))
@@ -202,7 +202,7 @@ def test_photo_uploader_opens_a_pasted_data_url_with_a_short_name(capsys):
     from PIL import Image
 
     from course_utils.images import DATA_URL_NAME
-    from course_utils.widgets import PhotoUploader
+    from course_utils.photos import PhotoUploader
 
     seen = []
     uploader = PhotoUploader(lambda image, name: seen.append((image.size, name)))
@@ -248,7 +248,7 @@ class _NearestMeanColour:
 
 
 def _trainer(**kwargs):
-    from course_utils.widgets import OwnClassesTrainer
+    from course_utils.photos import OwnClassesTrainer
 
     fake = _NearestMeanColour()
     return OwnClassesTrainer(fake.train, fake.classify, **kwargs), fake
@@ -436,7 +436,7 @@ def test_own_classes_takes_uploads_in_both_ipywidgets_formats(version, capsys):
 
 
 def test_own_classes_shows_errors_raised_by_the_notebook_functions(capsys):
-    from course_utils.widgets import OwnClassesTrainer
+    from course_utils.photos import OwnClassesTrainer
 
     def train(photos):
         raise RuntimeError("特徴量の形が合いません")

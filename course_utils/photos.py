@@ -1,0 +1,448 @@
+"""学習者の写真を受け取る部品（ipywidgets 7.7 と 8 の両方で動く。06・07 で使う）。
+
+- PhotoUploader: 学習者の写真を受け取り、確かめてから分類の関数に渡す（06）。
+- OwnClassesTrainer: 自分のクラスの写真を集めて学習の関数に渡し、新しい写真を分類の関数に渡す（07）。
+  学習と分類そのものはノートブックが書き、この部品は写真の受け渡しと説明だけをする。
+どれも、ノートブックのセルの最後に置くと表示される。写真は open_image（course_utils.images）で開く。
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import traceback
+import unicodedata
+from typing import Callable
+
+import ipywidgets as widgets
+from IPython.display import display
+from PIL import Image
+
+from course_utils.images import ImageInputError, open_image, source_name
+
+
+def uploaded_files(value) -> list[tuple[str, bytes]]:
+    """FileUpload の value を [(ファイル名, 中身), ...] にする（ipywidgets 7 は辞書、8 はタプル）。
+
+    中身が空（0 バイト）のファイルも落とさずに返す（「空のファイルです」と伝えるため）。
+    """
+    if not value:
+        return []
+    if isinstance(value, dict):  # 7.x: {名前: {"metadata": {...}, "content": bytes}}
+        return [(name, bytes(item.get("content") or b"")) for name, item in value.items()]
+    return [(item.get("name") or "アップロードしたファイル", bytes(item.get("content") or b""))
+            for item in value]  # 8.x
+
+
+class PhotoUploader:
+    """写真を選ぶ（またはファイル名を入れる）と、open_image で開いて classify(画像, 名前) を呼ぶ部品。
+
+    Colab の FileUpload は大きなファイル（1 MB 前後から）が届かないことがあるので、
+    左の「ファイル」欄にアップロードしてファイル名を入れる方法も用意する。
+    """
+
+    def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
+        self.classify = classify
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="写真を選ぶ")
+        self.path = widgets.Text(placeholder="例: my_photo.jpg または /content/my_photo.jpg",
+                                 description="ファイル名")
+        self.button = widgets.Button(description="このファイルで試す")
+        self.output = widgets.Output()
+        self.upload.observe(self._on_upload, names="value")
+        if "_counter" in self.upload.trait_names():  # 7.x: 選んだのに中身が届かない場合を知らせる
+            self.upload.observe(self._on_counter, names="_counter")
+        self.button.on_click(lambda button: self.run(self.path.value))
+        self.widget = widgets.VBox([
+            self.upload, widgets.HBox([self.path, self.button]), self.output])
+
+    def run(self, source: bytes | str, name: str = "") -> None:
+        """ファイルの中身（bytes）かファイル名の画像を開いて classify に渡す。使えなければ理由を表示する。
+
+        中身が空（0 バイト）のアップロードは open_image が「空のファイル」と伝える。
+        ファイル名の欄が空のときだけ、ファイル名を入れるように頼む。
+        """
+        if isinstance(source, str):
+            source = source.strip()
+            name = name or source_name(source)
+        else:
+            name = name or "アップロードしたファイル"
+        with self.output:
+            self.output.clear_output(wait=True)
+            if isinstance(source, str) and not source:
+                print("ファイル名を入力してください。")
+                return
+            try:
+                image, notes = open_image(source, name)
+            except ImageInputError as error:
+                print(f"✗ {error}")
+                return
+            for note in notes:
+                print(f"・{note}")
+            self.classify(image, name)
+
+    def _on_upload(self, change) -> None:
+        files = uploaded_files(change["new"])
+        if files:
+            self.run(files[-1][1], files[-1][0])
+
+    def _on_counter(self, change) -> None:
+        if change["new"] and not uploaded_files(self.upload.value):
+            with self.output:
+                self.output.clear_output(wait=True)
+                print("✗ ファイルを選びましたが、中身が届きませんでした（Colab では 1 MB 前後より大きい"
+                      "ファイルで起きます）。左の「ファイル」欄（フォルダのアイコン）にアップロードし、"
+                      "上の欄にファイル名を入れて「このファイルで試す」を押してください。")
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+COLAB_BIG_FILES = "（Colab では 1 MB 前後より大きいファイルで起きます）"
+EXAMPLES = (("ねこ", "neko"), ("いぬ", "inu"), ("うさぎ", "usagi"))  # 欄の例（クラス名, フォルダ名）
+MAX_FOLDER_FILES = 200  # フォルダから読むファイルの上限（大きすぎるフォルダを指したとき用）
+Photos = dict[str, list[tuple[str, Image.Image]]]
+
+
+def _unquote(text: str) -> str:
+    return os.path.expanduser(text.strip().strip("\"'").strip())
+
+
+def _typed_paths(text: str) -> list[str]:
+    """欄に入れたフォルダ・ファイルの名前を、「,」「、」「;」や改行で区切ってリストにする。"""
+    text = text.strip()
+    if not text:
+        return []
+    if text.lower().startswith("data:") or os.path.exists(_unquote(text)):
+        return [text]  # 区切りの文字を含む名前もそのまま使う
+    return [part.strip() for part in re.split(r"[,、;\n]", text) if part.strip()]
+
+
+def _as_list(sources) -> list:
+    if sources is None:
+        return []
+    if isinstance(sources, (str, bytes, bytearray, memoryview, os.PathLike)):
+        return [sources]
+    if isinstance(sources, tuple) and len(sources) == 2 and \
+            isinstance(sources[1], (bytes, bytearray, memoryview)):
+        return [sources]  # (名前, 中身) の 1 組
+    return list(sources)
+
+
+def _cache_key(name: str, source) -> tuple:
+    """開いた画像を覚えておく鍵（中身か、ファイルの場所・大きさ・更新時刻が変われば変わる）。"""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return ("bytes", name, hashlib.sha1(source).hexdigest())
+    if isinstance(source, (str, os.PathLike)):
+        path = _unquote(os.fsdecode(source))
+        try:
+            info = os.stat(path)
+            return ("path", os.path.abspath(path), info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        except (OSError, ValueError):
+            return ("path", path)
+    return ("other", id(source))
+
+
+def _folder_files(folder: str, shown: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """フォルダの直下のファイルを名前順に [(名前, パス), ...] にする（隠しファイルは除く）。"""
+    try:
+        entries = sorted((e for e in os.scandir(folder) if not e.name.startswith(".")),
+                         key=lambda e: e.name)
+    except OSError:
+        return [], [f"✗ フォルダ {shown} の中を見られませんでした（読む権限がないか、OS のエラーです）。"]
+    files, notes = [], []
+    for entry in entries:
+        if entry.is_dir():
+            notes.append(f"・フォルダ {shown} の中のフォルダ {entry.name} は見ません"
+                         "（写真はフォルダの直下に置いてください）。")
+        else:
+            files.append((entry.name, entry.path))
+    if len(files) > MAX_FOLDER_FILES:
+        notes.append(f"・フォルダ {shown} には {len(files)} 個のファイルがあるので、"
+                     f"名前順で最初の {MAX_FOLDER_FILES} 個だけを使います。")
+    if not files:
+        notes.append(f"✗ フォルダ {shown} には、写真のファイルがありません。"
+                     "写真をこのフォルダの直下に置いてください。")
+    return files[:MAX_FOLDER_FILES], notes
+
+
+def _show_exception(what: str, function: Callable, error: Exception) -> None:
+    """呼んだ関数のエラーを隠さずに、種類・メッセージ・トレースバックを表示する。"""
+    name = getattr(function, "__name__", type(function).__name__)
+    print(f"✗ {what}の関数 {name} の中でエラーが起きました: {type(error).__name__}: {error}")
+    tb = error.__traceback__.tb_next if error.__traceback__ else None  # この部品の行は省く
+    print("".join(traceback.format_exception(type(error), error, tb)), end="")
+
+
+class OwnClassesTrainer:
+    """自分のクラスの写真を集めて train で分類器を作り、新しい写真を classify で分類する部品（07）。
+
+    train(photos) は {クラス名: [(ファイル名, RGB 画像), ...]}（行の順）を受け取り、分類器を返す。
+    classify(分類器, 画像, 名前) は結果を表示する。どちらもノートブックが書く。
+    写真は「写真を選ぶ」・フォルダかファイルの名前の欄（Colab で大きな写真を使うとき）・set_class で渡す。
+    """
+
+    def __init__(self, train: Callable[[Photos], object],
+                 classify: Callable[[object, Image.Image, str], None],
+                 max_classes: int = 3, min_photos: int = 3) -> None:
+        if max_classes < 2 or min_photos < 1:
+            raise ValueError("max_classes は 2 以上、min_photos は 1 以上にしてください。")
+        self.train, self.classify = train, classify
+        self.max_classes, self.min_photos = max_classes, min_photos
+        self.classifier: object = None
+        self._trained_on: list | None = None  # 学習に使った写真（鍵）
+        self._cache: dict[tuple, Image.Image | str] = {}
+        self._uploaded: list[list[tuple[str, bytes]]] = [[] for _ in range(max_classes)]
+        self._given: list[list] = [[] for _ in range(max_classes)]
+        examples = [EXAMPLES[k] if k < len(EXAMPLES) else (f"クラス{k + 1}", f"class{k + 1}")
+                    for k in range(max_classes)]
+        self.names = [widgets.Text(placeholder=f"例: {name}", description=f"クラス {k + 1}",
+                                   layout=widgets.Layout(width="230px"))
+                      for k, (name, _) in enumerate(examples)]
+        self.uploads = [widgets.FileUpload(accept="image/*", multiple=True, description="写真を選ぶ")
+                        for _ in range(max_classes)]
+        self.paths = [widgets.Text(placeholder=f"またはフォルダ名（例: /content/{folder}）",
+                                   continuous_update=False, layout=widgets.Layout(width="300px"))
+                      for _, folder in examples]
+        self.counts = [widgets.Label("0 枚") for _ in range(max_classes)]
+        self.train_button = widgets.Button(description="学習する", button_style="primary")
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="写真を選ぶ")
+        self.path = widgets.Text(placeholder="またはファイル名（例: /content/test.jpg）",
+                                 layout=widgets.Layout(width="300px"))
+        self.button = widgets.Button(description="この写真を分類する")
+        self.output = widgets.Output()
+        for k in range(max_classes):
+            self.uploads[k].observe(lambda change, k=k: self._on_row_upload(k, change),
+                                    names="value")
+            if "_counter" in self.uploads[k].trait_names():  # 7.x: 中身が届かない場合を知らせる
+                self.uploads[k].observe(lambda change, k=k: self._on_row_counter(k, change),
+                                        names="_counter")
+            self.paths[k].observe(lambda change, k=k: self._in_output(self._report_row, k),
+                                  names="value")
+        self.upload.observe(self._on_upload, names="value")
+        if "_counter" in self.upload.trait_names():
+            self.upload.observe(self._on_counter, names="_counter")
+        self.train_button.on_click(self._on_train_click)
+        self.button.on_click(lambda button: self._in_output(self.classify_source, self.path.value))
+        rows = [widgets.HBox([self.names[k], self.uploads[k], self.paths[k], self.counts[k]])
+                for k in range(max_classes)]
+        self.widget = widgets.VBox([
+            widgets.Label(f"1. クラスの名前と写真（1 クラス {min_photos} 枚以上）"), *rows,
+            self.train_button, widgets.Label("2. 新しい写真を分類する"),
+            widgets.HBox([self.upload, self.path, self.button]), self.output])
+
+    # --- プログラムから使う（テストやノートブックのセル。表示はそのセルに出る） ---
+
+    def set_class(self, index: int, name: str, sources=()) -> int:
+        """index 行目（0 から）にクラス名と写真を入れ、使える写真の枚数を返す。
+
+        sources: 中身（bytes）、ファイルやフォルダの名前、(名前, 中身) の組、またはそのリスト。
+        「写真を選ぶ」や欄のファイルに加えて使う（前に set_class で渡したものは置き換える）。
+        """
+        if not 0 <= index < self.max_classes:
+            raise IndexError(f"行の番号は 0〜{self.max_classes - 1} です（渡された値: {index}）。")
+        self.names[index].value = name
+        self._given[index] = _as_list(sources)
+        return len(self._read_row(index)[0])
+
+    def train_now(self) -> bool:
+        """集めた写真を確かめて train を呼び、分類器を覚える。学習できたら True を返す。"""
+        classes, report, errors = self._collect()
+        print("\n".join(report + errors))
+        if errors:
+            return False
+        photos = {name: [(file, image.copy()) for file, image, _ in items]  # 覚えた画像は渡さない
+                  for name, items in classes.items()}
+        total = sum(len(items) for items in photos.values())
+        print(f"学習しています（{len(photos)} クラス、計 {total} 枚）…")
+        start = time.perf_counter()
+        try:
+            classifier = self.train(photos)
+        except Exception as error:
+            _show_exception("学習", self.train, error)
+            return False
+        if classifier is None:
+            print(f"✗ 学習の関数 {getattr(self.train, '__name__', 'train')} が None を返しました。"
+                  "学習した分類器を return で返してください。")
+            return False
+        self.classifier, self._trained_on = classifier, _fingerprint(classes)
+        print(f"✓ 学習しました（{time.perf_counter() - start:.1f} 秒）。"
+              "下の「2. 新しい写真を分類する」で、新しい写真を試してください。")
+        return True
+
+    def classify_source(self, source, name: str = "") -> bool:
+        """写真（中身の bytes かファイル名）を開いて classify に渡す。渡せたら True を返す。"""
+        if self._trained_on is None:
+            print("✗ まだ学習していません。先に、クラスごとに写真を集めて「学習する」を押してください。")
+            return False
+        classes, _, errors = self._collect()
+        if errors or _fingerprint(classes) != self._trained_on:
+            before, now = dict(self._trained_on), dict(_fingerprint(classes))
+            changed = [n for n in dict.fromkeys([*before, *now]) if before.get(n) != now.get(n)]
+            which = f"（変わったクラス: {''.join(f'「{n}」' for n in changed)}）" if changed else ""
+            print(f"✗ 学習したあとで、クラスの名前か写真が変わりました{which}。今の分類器は前の写真で"
+                  "学習したものです。もう一度「学習する」を押してから分類してください。")
+            return False
+        if isinstance(source, str):
+            source = source.strip()
+            if not source:
+                print("分類する写真のファイル名を入れてください（例: /content/test.jpg）。")
+                return False
+        name = name or (source_name(source) if isinstance(source, (str, os.PathLike))
+                        else "アップロードしたファイル")
+        try:
+            image, notes = open_image(source, name)
+        except ImageInputError as error:
+            print(f"✗ {error}")
+            return False
+        for note in notes:
+            print(f"・{note}")
+        try:
+            self.classify(self.classifier, image, name)
+        except Exception as error:
+            _show_exception("分類", self.classify, error)
+            return False
+        return True
+
+    # --- 写真を集める ---
+
+    def _open(self, name: str, source) -> tuple[tuple, Image.Image | str]:
+        """写真を開く（前に開いたものは覚えておいた結果を使う）。使えなければ理由の文字列を返す。"""
+        key = _cache_key(name, source)
+        if key not in self._cache:
+            try:
+                self._cache[key] = open_image(source, name)[0]
+            except ImageInputError as error:
+                self._cache[key] = str(error)
+        return key, self._cache[key]
+
+    def _read_row(self, k: int) -> tuple[list[tuple[str, Image.Image, tuple]], list[str], int]:
+        """k 行目の写真を開き、(使える写真 [(名前, 画像, 鍵)], 説明, 使えないファイルの数) を返す。"""
+        photos, notes, bad = [], [], 0
+        for source in [*self._uploaded[k], *_typed_paths(self.paths[k].value), *self._given[k]]:
+            folder = None
+            if isinstance(source, tuple) and len(source) == 2 and \
+                    isinstance(source[1], (bytes, bytearray, memoryview)):
+                candidates = [(str(source[0]), bytes(source[1]))]
+            elif isinstance(source, (bytes, bytearray, memoryview)):
+                candidates = [(f"{k + 1} 行目の渡されたデータ", bytes(source))]
+            elif isinstance(source, (str, os.PathLike)) and \
+                    os.path.isdir(_unquote(os.fsdecode(source))):
+                folder = os.fsdecode(source).strip()
+                candidates, folder_notes = _folder_files(_unquote(folder), folder)
+                notes += folder_notes
+            else:
+                candidates = [(source_name(source), source)]
+            usable = 0
+            for file, item in candidates:
+                key, result = self._open(file, item)
+                if isinstance(result, str):
+                    notes.append(f"✗ {result}")
+                    bad += 1
+                else:
+                    photos.append((file, result, key))
+                    usable += 1
+            if folder and candidates and not usable:
+                notes.append(f"✗ フォルダ {folder} の {len(candidates)} 個のファイルは、"
+                             "どれも画像として使えませんでした（理由は上のとおりです）。")
+        self.counts[k].value = f"{len(photos)} 枚" + (f"（使えないファイル {bad} 個）" if bad else "")
+        return photos, notes, bad
+
+    def _collect(self) -> tuple[dict[str, list], list[str], list[str]]:
+        """全部の行を読み、(クラス名 → 写真, 各行の説明, 学習できない理由) を返す。"""
+        classes, report, errors, seen, duplicated = {}, [], [], {}, False
+        rows = [self._read_row(k) for k in range(self.max_classes)]
+        used = {key for photos, _, _ in rows for _, _, key in photos}
+        self._cache = {key: value for key, value in self._cache.items()
+                       if key in used or isinstance(value, str)}  # 使わなくなった画像を忘れる
+        for k, (photos, notes, bad) in enumerate(rows):
+            name = self.names[k].value.strip()
+            if name or photos or bad:
+                report.append(f"{k + 1} 行目「{name}」: {len(photos)} 枚" if name else
+                              f"{k + 1} 行目: {len(photos)} 枚")
+            report += notes
+            if not name:
+                if photos or bad:
+                    errors.append(f"✗ {k + 1} 行目に写真（ファイル {len(photos) + bad} 個）がありますが、"
+                                  "クラス名が空です。クラス名を入れてください。")
+                continue
+            same = unicodedata.normalize("NFKC", name).casefold()
+            if same in seen:
+                first, other = seen[same]
+                shown = f"「{other}」" if other == name else f"「{other}」と「{name}」"
+                errors.append(f"✗ {first + 1} 行目と {k + 1} 行目のクラス名{shown}が同じです"
+                              "（全角・半角、大文字・小文字は区別しません）。別の名前にするか、"
+                              "写真を 1 つの行にまとめてください。")
+                duplicated = True
+                continue
+            seen[same] = (k, name)
+            if len(photos) < self.min_photos:
+                skipped = f"（使えないファイル {bad} 個は数えていません）" if bad else ""
+                errors.append(f"✗ クラス「{name}」の写真は {len(photos)} 枚です{skipped}。学習には"
+                              f" 1 クラスに {self.min_photos} 枚以上が必要です（あと "
+                              f"{self.min_photos - len(photos)} 枚）。写真が多いほど（向き・背景・"
+                              "明るさがいろいろなほど）、分類は安定します。")
+            classes[name] = photos
+        if len(seen) < 2 and not duplicated:  # 名前の重複なら、上で説明した
+            now = f"今は {len(seen)} つです" if seen else "今はまだありません"
+            errors.append(f"✗ 学習には、名前と写真のそろったクラスが 2 つ以上必要です（{now}）。"
+                          "分類器は、クラスどうしの違いを学ぶからです。空いている行にクラス名を入れ、"
+                          "写真を加えてください。")
+        return classes, report, errors
+
+    # --- 学習者の操作への反応（出力欄に書く） ---
+
+    def _in_output(self, action: Callable, *args) -> None:
+        with self.output:
+            self.output.clear_output(wait=True)
+            action(*args)
+
+    def _report_row(self, k: int, missing: int = 0) -> None:
+        photos, notes, _ = self._read_row(k)
+        name = self.names[k].value.strip()
+        print(f"{k + 1} 行目{f'「{name}」' if name else ''}: 使える写真 {len(photos)} 枚")
+        for note in notes:
+            print(note)
+        if missing:
+            print(f"✗ {k + 1} 行目で選んだファイルのうち {missing} 個の中身が届きませんでした"
+                  f"{COLAB_BIG_FILES}。左の「ファイル」欄（フォルダのアイコン）でフォルダを作って"
+                  f"写真をアップロードし、{k + 1} 行目の右の欄にそのフォルダの場所"
+                  f"（例: /content/{EXAMPLES[k % len(EXAMPLES)][1]}）を入れて Enter を押してください。")
+
+    def _on_row_upload(self, k: int, change) -> None:
+        self._uploaded[k] = uploaded_files(change["new"])
+        self._in_output(self._report_row, k)
+
+    def _on_row_counter(self, k: int, change) -> None:
+        missing = (change["new"] or 0) - (change.get("old") or 0) - len(self._uploaded[k])
+        if missing > 0:
+            self._in_output(self._report_row, k, missing)
+
+    def _on_train_click(self, button) -> None:
+        button.disabled, button.description = True, "学習しています…"
+        try:
+            self._in_output(self.train_now)
+        finally:
+            button.disabled, button.description = False, "学習する"
+
+    def _on_upload(self, change) -> None:
+        files = uploaded_files(change["new"])
+        if files:
+            self._in_output(self.classify_source, files[-1][1], files[-1][0])
+
+    def _on_counter(self, change) -> None:
+        if change["new"] and not uploaded_files(self.upload.value):
+            with self.output:
+                self.output.clear_output(wait=True)
+                print(f"✗ ファイルを選びましたが、中身が届きませんでした{COLAB_BIG_FILES}。左の「ファイル」欄"
+                      "（フォルダのアイコン）にアップロードし、ファイル名を入れて「この写真を分類する」を"
+                      "押してください。")
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+def _fingerprint(classes: dict[str, list]) -> list[tuple[str, tuple]]:
+    """学習に使う写真の目印: [(クラス名, 写真の鍵の並び), ...]（行の順）。"""
+    return [(name, tuple(key for _, _, key in photos)) for name, photos in classes.items()]
