@@ -22,6 +22,8 @@ from PIL import Image
 
 from course_utils.images import ImageInputError, open_image, source_name
 
+COLAB_BIG_FILES = "（Colab では 1 MB 前後より大きいファイルで起きます）"
+
 
 def uploaded_files(value) -> list[tuple[str, bytes]]:
     """FileUpload の value を [(ファイル名, 中身), ...] にする（ipywidgets 7 は辞書、8 はタプル）。
@@ -34,6 +36,27 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
         return [(name, bytes(item.get("content") or b"")) for name, item in value.items()]
     return [(item.get("name") or "アップロードしたファイル", bytes(item.get("content") or b""))
             for item in value]  # 8.x
+
+
+def _report_lost_upload(change, upload, output, where: str, button: str) -> None:
+    """ipywidgets 7: 写真を選んだのに中身が届かなかったら、理由と代わりの方法を output に表示する。"""
+    if change["new"] and not uploaded_files(upload.value):
+        with output:
+            output.clear_output(wait=True)
+            print(f"✗ ファイルを選びましたが、中身が届きませんでした{COLAB_BIG_FILES}。左の「ファイル」欄"
+                  f"（フォルダのアイコン）にアップロードし、{where}ファイル名を入れて「{button}」を押してください。")
+
+
+def _open_photo(source, name: str) -> Image.Image | None:
+    """写真 1 枚を open_image で開き、直した点を表示して返す。開けなければ理由を表示して None を返す。"""
+    try:
+        image, notes = open_image(source, name)
+    except ImageInputError as error:
+        print(f"✗ {error}")
+        return None
+    for note in notes:
+        print(f"・{note}")
+    return image
 
 
 class PhotoUploader:
@@ -73,14 +96,9 @@ class PhotoUploader:
             if isinstance(source, str) and not source:
                 print("ファイル名を入力してください。")
                 return
-            try:
-                image, notes = open_image(source, name)
-            except ImageInputError as error:
-                print(f"✗ {error}")
-                return
-            for note in notes:
-                print(f"・{note}")
-            self.classify(image, name)
+            image = _open_photo(source, name)
+            if image is not None:
+                self.classify(image, name)
 
     def _on_upload(self, change) -> None:
         files = uploaded_files(change["new"])
@@ -88,18 +106,12 @@ class PhotoUploader:
             self.run(files[-1][1], files[-1][0])
 
     def _on_counter(self, change) -> None:
-        if change["new"] and not uploaded_files(self.upload.value):
-            with self.output:
-                self.output.clear_output(wait=True)
-                print("✗ ファイルを選びましたが、中身が届きませんでした（Colab では 1 MB 前後より大きい"
-                      "ファイルで起きます）。左の「ファイル」欄（フォルダのアイコン）にアップロードし、"
-                      "上の欄にファイル名を入れて「このファイルで試す」を押してください。")
+        _report_lost_upload(change, self.upload, self.output, "上の欄に", self.button.description)
 
     def _ipython_display_(self) -> None:
         display(self.widget)
 
 
-COLAB_BIG_FILES = "（Colab では 1 MB 前後より大きいファイルで起きます）"
 EXAMPLES = (("ねこ", "neko"), ("いぬ", "inu"), ("うさぎ", "usagi"))  # 欄の例（クラス名, フォルダ名）
 MAX_FOLDER_FILES = 200  # フォルダから読むファイルの上限（大きすぎるフォルダを指したとき用）
 Photos = dict[str, list[tuple[str, Image.Image]]]
@@ -291,13 +303,9 @@ class OwnClassesTrainer:
                 return False
         name = name or (source_name(source) if isinstance(source, (str, os.PathLike))
                         else "アップロードしたファイル")
-        try:
-            image, notes = open_image(source, name)
-        except ImageInputError as error:
-            print(f"✗ {error}")
+        image = _open_photo(source, name)
+        if image is None:
             return False
-        for note in notes:
-            print(f"・{note}")
         try:
             self.classify(self.classifier, image, name)
         except Exception as error:
@@ -432,12 +440,7 @@ class OwnClassesTrainer:
             self._in_output(self.classify_source, files[-1][1], files[-1][0])
 
     def _on_counter(self, change) -> None:
-        if change["new"] and not uploaded_files(self.upload.value):
-            with self.output:
-                self.output.clear_output(wait=True)
-                print(f"✗ ファイルを選びましたが、中身が届きませんでした{COLAB_BIG_FILES}。左の「ファイル」欄"
-                      "（フォルダのアイコン）にアップロードし、ファイル名を入れて「この写真を分類する」を"
-                      "押してください。")
+        _report_lost_upload(change, self.upload, self.output, "", self.button.description)
 
     def _ipython_display_(self) -> None:
         display(self.widget)
