@@ -160,6 +160,12 @@ def cache_dir() -> Path:
     return _home() / ".cache" / "dl-course-ja"
 
 
+def cache_setting() -> str:
+    """いまの COURSE_CACHE_DIR の設定を、直し方の文に添える形で言う（未設定なら既定の場所）。"""
+    value = os.environ.get(CACHE_ENV, "").strip()
+    return f"いまの値: {value}" if value else f"いまは未設定で、既定の {cache_dir()}"
+
+
 def data_dir_setting() -> str | None:
     """COURSE_DATA_DIR の値（空白だけなら未設定と同じく None）。"""
     value = os.environ.get(DATA_ENV, "")

@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 
 # 環境変数の名前とフォルダの場所は course_utils.env にある（ここからも import できるように残す）
 from course_utils.env import (CACHE_ENV, DATA_ENV, NO_SPACE, OFFLINE_ENV, REPO_ROOT,
-                              cache_dir, data_dir_setting, flag_text, folder_problem, is_offline,
-                              os_error_reason, resolve_data_dir)
+                              cache_dir, cache_setting, data_dir_setting, flag_text,
+                              folder_problem, is_offline, os_error_reason, resolve_data_dir)
 
 __all__ = ["CACHE_ENV", "DATA_ENV", "FILES", "MIRRORS", "MNISTDataError", "OFFLINE_ENV",
            "cache_dir", "check_idx_file", "data_dir_problem", "is_offline", "mnist_root", "read_idx"]
@@ -318,18 +318,13 @@ def _download_one(name: str, raw: Path, timeout: float) -> None:
     )
 
 
-def _cache_setting() -> str:
-    value = os.environ.get(CACHE_ENV, "").strip()
-    return f"いまの値: {value}" if value else f"いまは未設定で、既定の {cache_dir()}"
-
-
 def _cache_fix(reason_code: int | None) -> str:
     if reason_code in NO_SPACE:
         return (f"不要なファイルを消してディスクの空きを作るか、環境変数 {CACHE_ENV} に空きのある"
                 f"ディスクのフォルダを指定してください（MNIST には展開後で約 {MNIST_MB} MB 要ります。"
-                f"{_cache_setting()}）。")
+                f"{cache_setting()}）。")
     return (f"環境変数 {CACHE_ENV} に、自分が書き込めるフォルダを指定してください"
-            f"（例: {CACHE_ENV}=~/dl-course-cache。{_cache_setting()}）。"
+            f"（例: {CACHE_ENV}=~/dl-course-cache。{cache_setting()}）。"
             f"または MNIST/raw/ を含むフォルダを用意して、環境変数 {DATA_ENV} にその場所を設定してください。")
 
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 from packaging.version import InvalidVersion, Version
 
-from course_utils.env import (CACHE_ENV, DATA_ENV, OFFLINE_ENV, QUICK_ENV, cache_dir,
+from course_utils.env import (CACHE_ENV, DATA_ENV, OFFLINE_ENV, QUICK_ENV, cache_dir, cache_setting,
                               data_dir_setting, flag_text, folder_problem, in_colab, is_offline,
                               is_quick, japanese_font_path, nearest_existing, os_error_reason,
                               parse_flag, resolve_data_dir, unknown_flag_message)
@@ -105,16 +105,11 @@ def check_font() -> Finding:
     return Finding("ok", "日本語フォント", "IPAex ゴシック（japanize-matplotlib に同梱）")
 
 
-def _cache_setting() -> str:
-    value = os.environ.get(CACHE_ENV, "").strip()
-    return f"いまの値: {value}" if value else "いまは未設定で、既定の ~/.cache/dl-course-ja"
-
-
 def check_disk(folder: Path | None = None, needed_gb: float = NEEDED_DISK_GB) -> Finding:
     """データと重みのキャッシュ置き場が使えるか（入れるか、書けるか）と、十分な空きがあるかを調べる。"""
     folder = Path(folder or cache_dir())
     fix = (f"環境変数 {CACHE_ENV} に、自分が読み書きできるフォルダを指定してください"
-           f"（例: {CACHE_ENV}=~/dl-course-cache。{_cache_setting()}）。")
+           f"（例: {CACHE_ENV}=~/dl-course-cache。{cache_setting()}）。")
     problem = folder_problem(folder, write=False)
     if problem:  # ファイルを指している、入れない: 読むことも書くこともできない
         return Finding("problem", "キャッシュ", f"{problem}。", fix)

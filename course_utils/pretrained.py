@@ -25,8 +25,8 @@ import timm
 import torch
 from torch import nn
 
-from course_utils.env import (CACHE_ENV, NO_SPACE, OFFLINE_ENV, cache_dir, flag_text, folder_problem,
-                              is_offline, is_quick, local_os_error, os_error_reason)
+from course_utils.env import (CACHE_ENV, NO_SPACE, OFFLINE_ENV, cache_dir, cache_setting, flag_text,
+                              folder_problem, is_offline, is_quick, local_os_error, os_error_reason)
 from course_utils.preflight import HUB_URL, Finding, check_url
 
 WEIGHTS_FILE = "model.safetensors"
@@ -193,9 +193,7 @@ def _random_model(spec: ModelSpec, reason: str, full: bool = False) -> LoadedMod
 
 
 def _cache_fix() -> str:
-    value = os.environ.get(CACHE_ENV, "").strip()
-    setting = f"いまの値: {value}" if value else f"いまは未設定で、既定の {cache_dir()}"
-    return f"環境変数 {CACHE_ENV} に、自分が読み書きできるフォルダを指定してください（{setting}）"
+    return f"環境変数 {CACHE_ENV} に、自分が読み書きできるフォルダを指定してください（{cache_setting()}）"
 
 
 def _save_failure(path: Path, error: OSError) -> str:
