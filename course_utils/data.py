@@ -89,7 +89,7 @@ def load_mnist(train: bool = True, normalize: str | None = "mnist",
 
 
 def four_vs_nine(dataset: datasets.MNIST) -> ArrayMNIST:
-    """4 と 9 だけを取り出し、ラベルを 4 → 0、9 → 1 に付け替えたデータセットを返す（04 で使う）。"""
+    """4 と 9 だけを取り出し、ラベルを 4 → 0、9 → 1 に付け替えたデータセットを返す（05 で使う）。"""
     keep = (dataset.targets == 4) | (dataset.targets == 9)
     return ArrayMNIST(
         dataset.data[keep],
@@ -130,7 +130,7 @@ def train_val_split(X: torch.Tensor, y: torch.Tensor, num_val: int, seed: int = 
 
 
 def random_shift(X: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
-    """ミニバッチ (B,1,H,W) の各画像を上下左右にランダムに最大 max_shift 画素ずらす（03 で作成）。"""
+    """ミニバッチ (B,1,H,W) の各画像を上下左右にランダムに最大 max_shift 画素ずらす（04 で作成）。"""
     B, _, H, W = X.shape
     padded = F.pad(X, [max_shift] * 4, value=X.min().item())  # 周りを背景の値で広げる
     dy, dx = torch.randint(0, 2 * max_shift + 1, (2, B), device=X.device)  # 画像ごとのずれ
@@ -150,7 +150,7 @@ class FastLoader:
     その待ち時間が計算より長くなる。ここでは変換を最初に一度だけ済ませておく。
     画像 (N, C, H, W) は PyTorch の標準の並びで渡すので、x.view(len(x), -1) のような
     よくある書き方もそのまま動く。channels_last=True にすると channels_last の並びで持つ
-    （値と形は同じ。CPU で CNN の学習が速くなることがある。03 で測る）。
+    （値と形は同じ。CPU で CNN の学習が速くなることがある。04 で測る）。
     """
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int = 128,

@@ -1,4 +1,4 @@
-"""学習の記録 history を読んで、学習曲線の状態を日本語で説明する（04 のデバッグの手順）。"""
+"""学習の記録 history を読んで、学習曲線の状態を日本語で説明する（05 のデバッグの手順）。"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from course_utils.plots import plot_history
 
-# 判定のしきい値。04 の実験（失敗と修正の各組）と、その記録をまねた tests/ の記録で確かめた値。
+# 判定のしきい値。05 の実験（失敗と修正の各組）と、その記録をまねた tests/ の記録で確かめた値。
 MIN_EPOCHS = 3             # これより短い記録は判定しない（曲線の形が分からない）
 STALL_RATIO = 0.95         # 訓練損失が 1 エポック目の 95 % より下がらなければ「下がらない」
 SLOW_RATIO = 0.80          # 2 割も下がらなければ「遅すぎる」
@@ -158,7 +158,7 @@ def _not_learning(train: list[float], train_text: str, jumps: list[int],
 
 
 def diagnose(history, baseline=None) -> Diagnosis:
-    """fit の記録から、学習曲線が 04 のどの症状に当たるかを判定して返す（04 で導入）。
+    """fit の記録から、学習曲線が 05 のどの症状に当たるかを判定して返す（05 で導入）。
 
     history: fit が返す辞書（train_loss, val_loss, val_acc。train_acc もあれば使う）。
     値はリスト・NumPy 配列・テンソルのどれでもよい。
@@ -258,7 +258,7 @@ def _judge(h: dict[str, list[float]], baseline: float | None) -> Diagnosis:
 
 def plot_diagnosis(history, baseline=None, title: str = "学習曲線の診断",
                    ax: plt.Axes | None = None) -> Figure:
-    """学習曲線を描き、検証損失が最小のエポックに縦線を引き、診断の結果をタイトルに添える（04 で導入）。"""
+    """学習曲線を描き、検証損失が最小のエポックに縦線を引き、診断の結果をタイトルに添える（05 で導入）。"""
     clean, baseline = check_history(history), check_baseline(baseline)
     result = _judge(clean, baseline)
     fig = plot_history(clean, title=f"{title}\n（診断: {result.name}）", baseline=baseline, ax=ax)

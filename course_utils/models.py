@@ -1,4 +1,4 @@
-"""前のレッスンで作ったモデル（02 の MLP、03 の CNN、04 の小さな CNN）。後のレッスンで比較に使う。
+"""前のレッスンで作ったモデル（03 の MLP、04 の CNN、05 の小さな CNN）。後のレッスンで比較に使う。
 
 ノートブックに書いたクラスと同じ層・同じパラメータ数であることを
 tests/test_models.py が確かめる。
@@ -10,7 +10,7 @@ from torch import nn
 
 
 class MLP(nn.Module):
-    """02 の多層パーセプトロン: 784 → 256 → 128 → 10（ReLU と Dropout）。"""
+    """03 の多層パーセプトロン: 784 → 256 → 128 → 10（ReLU と Dropout）。"""
 
     def __init__(self, hidden1: int = 256, hidden2: int = 128, dropout: float = 0.2) -> None:
         super().__init__()
@@ -26,7 +26,7 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """03 の畳み込みニューラルネットワーク: 畳み込み 2 層 + 全結合 2 層。"""
+    """04 の畳み込みニューラルネットワーク: 畳み込み 2 層 + 全結合 2 層。"""
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,7 +47,7 @@ class CNN(nn.Module):
 
 
 def make_cnn() -> nn.Sequential:
-    """04 の小さな CNN（03 の CNN のチャンネル数と幅を半分にし、出力をロジット 1 つにしたもの）。07 で使う。"""
+    """05 の小さな CNN（04 の CNN のチャンネル数と幅を半分にし、出力をロジット 1 つにしたもの）。08 で使う。"""
     return nn.Sequential(
         nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(),   # (B, 16, 28, 28)
         nn.MaxPool2d(2),                                         # (B, 16, 14, 14)

@@ -1,7 +1,7 @@
-"""学習者の写真を受け取る部品（ipywidgets 7.7 と 8 の両方で動く。06・07 で使う）。
+"""学習者の写真を受け取る部品（ipywidgets 7.7 と 8 の両方で動く。07・08 で使う）。
 
-- PhotoUploader: 学習者の写真を受け取り、確かめてから分類の関数に渡す（06）。
-- OwnClassesTrainer: 自分のクラスの写真を集めて学習の関数に渡し、新しい写真を分類の関数に渡す（07）。
+- PhotoUploader: 学習者の写真を受け取り、確かめてから分類の関数に渡す（07）。
+- OwnClassesTrainer: 自分のクラスの写真を集めて学習の関数に渡し、新しい写真を分類の関数に渡す（08）。
   学習と分類そのものはノートブックが書き、この部品は写真の受け渡しと説明だけをする。
 どれも、ノートブックのセルの最後に置くと表示される。写真は open_image（course_utils.images）で開く。
 """
@@ -188,7 +188,7 @@ def _show_exception(what: str, function: Callable, error: Exception) -> None:
 
 
 class OwnClassesTrainer:
-    """自分のクラスの写真を集めて train で分類器を作り、新しい写真を classify で分類する部品（07）。
+    """自分のクラスの写真を集めて train で分類器を作り、新しい写真を classify で分類する部品（08）。
 
     train(photos) は {クラス名: [(ファイル名, RGB 画像), ...]}（行の順）を受け取り、分類器を返す。
     classify(分類器, 画像, 名前) は結果を表示する。どちらもノートブックが書く。

@@ -1,4 +1,4 @@
-"""講座で繰り返し使う図: 数字の一覧、予測の正誤、混同行列、学習曲線。"""
+"""講座で繰り返し使う図: 数字の一覧、予測の正誤、混同行列、学習曲線、計算グラフ。"""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def show_predictions(images, y: Sequence, y_hat: Sequence, ncols: int = 8,
                      title: str = "予測の正誤（✓ 正解 / ✗ 不正解）",
                      class_names: Sequence[str] | None = None,
                      size: float = 1.5) -> Figure:
-    """予測を「✓ T:7 P:7」（緑）や「✗ T:4 P:9」（赤）の形で画像の上に書く（03 で導入）。"""
+    """予測を「✓ T:7 P:7」（緑）や「✗ T:4 P:9」（赤）の形で画像の上に書く（04 で導入）。"""
     images = as_images(images)
     name = class_names.__getitem__ if class_names else str
     fig, axes = _grid(len(images), ncols, size)
@@ -111,7 +111,7 @@ CURVE_STYLES = {
 
 def plot_history(history: dict, title: str = "学習曲線",
                  baseline: float | None = None, ax: plt.Axes | None = None) -> Figure:
-    """学習曲線を描く: 青の実線=訓練損失、緑の破線=検証損失（左軸）、赤の一点鎖線=検証正解率（右軸）（02 で導入）。
+    """学習曲線を描く: 青の実線=訓練損失、緑の破線=検証損失（左軸）、赤の一点鎖線=検証正解率（右軸）（03 で導入）。
 
     線は色だけでなく線の種類と印（○ △ □）でも見分けられる。
     baseline を渡すと、正解率の軸にベースライン（例: 当て推量の 0.5）を点線で引く。
@@ -144,5 +144,41 @@ def plot_history(history: dict, title: str = "学習曲線",
     ax.legend(lines, [line.get_label() for line in lines], loc="center right")
     ax.set_title(title)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_computation_graph(nodes: dict, edges: Sequence, title: str = "") -> Figure:
+    """計算グラフを描く（02 で導入）。値は四角、演算は丸。
+
+    nodes: {名前: (x, y, 表示する文字, 種類)}。種類は "value"（入力・出力）か "op"（演算）。
+    edges: [(始点, 終点, 順伝播の値, 勾配), ...]。辺の片側に順伝播の値を黒の立体で、
+    反対側に勾配を「[ ]」で囲んだ赤の斜体で書く（色がなくても括弧で区別できる）。
+    """
+    fig, ax = plt.subplots(figsize=(12, 4.2))
+    for x, y, text, kind in nodes.values():
+        style = ("round,pad=0.35", "white") if kind == "value" else ("circle,pad=0.3", "#dbe7f5")
+        ax.text(x, y, text, ha="center", va="center", fontsize=14, zorder=3,
+                bbox=dict(boxstyle=style[0], facecolor=style[1], edgecolor="black"))
+    for start, end, value, grad in edges:
+        (x0, y0), (x1, y1) = nodes[start][:2], nodes[end][:2]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="black", shrinkA=22, shrinkB=22))
+        length = math.hypot(x1 - x0, y1 - y0)
+        nx, ny = -(y1 - y0) / length, (x1 - x0) / length  # 辺に垂直な向き（左手側）
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        for sign, text, extra in [(1, f"{value:.3g}", {}),
+                                  (-1, f"[{grad:.3g}]", dict(color="tab:red", style="italic"))]:
+            ox, oy = sign * 0.28 * nx, sign * 0.28 * ny
+            ha = "center" if abs(ox) < 0.1 else ("left" if ox > 0 else "right")
+            va = "center" if abs(oy) < 0.1 else ("bottom" if oy > 0 else "top")
+            ax.text(mx + ox, my + oy, text, ha=ha, va=va, fontsize=12, **extra)
+    xs = [x for x, *_ in nodes.values()]
+    ys = [y for _, y, *_ in nodes.values()]
+    ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title)
     fig.tight_layout()
     return fig

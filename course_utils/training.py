@@ -1,4 +1,4 @@
-"""汎用の学習ループ fit と評価 evaluate（02 以降で使う。01 では同じ処理を手で書く）。"""
+"""汎用の学習ループ fit と評価 evaluate（03 以降で使う。01 では同じ処理を手で書く）。"""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def correct_per_sample(model: nn.Module, loader: Iterable,
                        device: torch.device | str = "cpu") -> torch.Tensor:
     """データ 1 件ごとに、予測が正解なら True を並べた 1 次元テンソル（CPU）を返す。
 
-    2 つのモデルを同じ検証画像で比べる（片方だけが正解した枚数を数える）ときに使う（04・05）。
+    2 つのモデルを同じ検証画像で比べる（片方だけが正解した枚数を数える）ときに使う（05・06）。
     """
     model.eval()
     return torch.cat([_correct(_forward(model, X.to(device)), y.to(device)).cpu()
@@ -83,7 +83,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
         on_epoch_end: Callable[[int, dict], bool | None] | None = None,
         max_grad_norm: float | None = None, mixed_precision: bool = False
         ) -> dict[str, list[float]]:
-    """model を num_epochs エポック学習し、エポックごとの記録 history を返す（02 で導入）。
+    """model を num_epochs エポック学習し、エポックごとの記録 history を返す（03 で導入）。
 
     history のキー: train_loss, train_acc（学習中の平均）, val_loss, val_acc
     （各エポック後に val_loader の検証データで評価）, seconds（そのエポックの秒数）。
@@ -93,9 +93,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
     scheduler を渡すと、ミニバッチごとに scheduler.step() を呼ぶ。
     augment を渡すと、訓練のミニバッチの画像 X に augment(X) をかけてから使う（データ拡張）。
     on_epoch_end を渡すと、各エポックの後に on_epoch_end(エポック番号（1 から）, history) を呼び、
-    True が返れば学習を打ち切る（04 の早期終了）。
-    max_grad_norm を渡すと、勾配全体の大きさ（ノルム）をその値までに切り詰める（05 の勾配クリッピング）。
-    mixed_precision=True なら、GPU では順伝播を float16 で計算する（05 の混合精度。CPU では何もしない）。
+    True が返れば学習を打ち切る（05 の早期終了）。
+    max_grad_norm を渡すと、勾配全体の大きさ（ノルム）をその値までに切り詰める（06 の勾配クリッピング）。
+    mixed_precision=True なら、GPU では順伝播を float16 で計算する（06 の混合精度。CPU では何もしない）。
     """
     if is_quick() and num_epochs > QUICK_MAX_EPOCHS:
         print(f"クイックモードなので {num_epochs} エポックを {QUICK_MAX_EPOCHS} に減らします。")

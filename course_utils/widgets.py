@@ -1,4 +1,4 @@
-"""予測を手で確かめる対話的な部品（ipywidgets 7.7 と 8 の両方で動く。01・03・04・05 で使う）。
+"""予測を手で確かめる対話的な部品（ipywidgets 7.7 と 8 の両方で動く。01・04・05・06 で使う）。
 
 - PredictionExplorer: 画像（検証データなど）を 1 枚選び、画像とモデルのクラス確率を並べて見る。
 - MistakesBrowser: 間違えた画像を、正解・予測のクラスで絞り込んでページ送りで見る。
@@ -29,7 +29,7 @@ def class_probabilities(model: nn.Module, X: torch.Tensor,
                         batch_size: int = 1000) -> torch.Tensor:
     """画像 X (N, 1, 28, 28) のクラス確率 (N, クラス数) を返す。
 
-    出力が 1 つのロジット（04 の 2 値分類）なら、[1 − p, p] の 2 列にする。
+    出力が 1 つのロジット（05 の 2 値分類）なら、[1 − p, p] の 2 列にする。
     """
     model.eval()
     logits = torch.cat([model(X[i:i + batch_size].to(device)).cpu()

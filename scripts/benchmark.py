@@ -7,7 +7,7 @@
 
 使い方（リポジトリの一番上で）:
     .venv/bin/python scripts/benchmark.py        # 全部（MNIST がなければ自動でダウンロード）
-    .venv/bin/python scripts/benchmark.py 03 04 --no-loaders                     # 03 と 04 だけ
+    .venv/bin/python scripts/benchmark.py 04 05 --no-loaders                     # 04 と 05 だけ
 """
 
 from __future__ import annotations
@@ -45,17 +45,19 @@ TABLE_BEGIN, TABLE_END = "<!-- results-table -->", "<!-- /results-table -->"
 TARGETS = {
     "00_setup": {"cpu_s": 60, "gpu_s": 60},
     "01_softmax_regression": {"acc": 0.920, "cpu_s": 180, "gpu_s": 30},
-    "02_mlp": {"acc": 0.980, "cpu_s": 240, "gpu_s": 30},
-    "03_cnn": {"acc": 0.992, "cpu_s": 360, "gpu_s": 60},
-    "04_four_vs_nine": {"acc": 0.990, "cpu_s": 480, "gpu_s": 90},
-    "05_vision_transformer": {"acc": 0.985, "acc_gpu": 0.995, "cpu_s": 1200, "gpu_s": 300},
-    # 06 は正解率の代わりに、サンプル写真で妥当なクラスが top-5 に入った割合（学習済みの重みのときだけ記録される）
-    "06_pretrained_models": {"top5": 1.0, "cpu_s": 600, "gpu_s": 180},
-    # 07 はラベル 1,000 枚で、検証データで選んだやり方の 4 と 9 のテスト正解率
-    "07_transfer_learning": {"acc": 0.970, "cpu_s": 480, "gpu_s": 120},
+    # 02 は手で書いた逆伝播で学習した 2 層のネットワーク（自動微分版との差はノートブックが表示する）
+    "02_backpropagation": {"acc": 0.970, "cpu_s": 180, "gpu_s": 30},
+    "03_mlp": {"acc": 0.980, "cpu_s": 240, "gpu_s": 30},
+    "04_cnn": {"acc": 0.992, "cpu_s": 360, "gpu_s": 60},
+    "05_four_vs_nine": {"acc": 0.990, "cpu_s": 480, "gpu_s": 90},
+    "06_vision_transformer": {"acc": 0.985, "acc_gpu": 0.995, "cpu_s": 1200, "gpu_s": 300},
+    # 07 は正解率の代わりに、サンプル写真で妥当なクラスが top-5 に入った割合（学習済みの重みのときだけ記録される）
+    "07_pretrained_models": {"top5": 1.0, "cpu_s": 600, "gpu_s": 180},
+    # 08 はラベル 1,000 枚で、検証データで選んだやり方の 4 と 9 のテスト正解率
+    "08_transfer_learning": {"acc": 0.970, "cpu_s": 480, "gpu_s": 120},
 }
-LATENCY_PREFIX = "latency_ms_"  # 06 のモデルごとの 1 枚の時間
-# 表で正解率の横に括弧で添える記録（04 のベースライン）
+LATENCY_PREFIX = "latency_ms_"  # 07 のモデルごとの 1 枚の時間
+# 表で正解率の横に括弧で添える記録（05 のベースライン）
 EXTRA_METRICS = {"baseline_random": "当て推量", "baseline_majority": "多数派",
                  "baseline_linear": "線形"}
 
@@ -75,7 +77,7 @@ def device_info() -> dict[str, str]:
 
 
 def find_notebooks(names: list[str]) -> list[Path]:
-    """"03" や "03_cnn" や "notebooks/03_cnn.ipynb" からノートブックのパスを返す。"""
+    """"04" や "04_cnn" や "notebooks/04_cnn.ipynb" からノートブックのパスを返す。"""
     every = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if not names:
         return every
@@ -151,7 +153,7 @@ def loader_benchmark(device: torch.device) -> list[dict]:
     train_set = load_mnist(train=True)
     models = {"softmax": ("ソフトマックス回帰",
                           lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10))),
-              "cnn": ("03 の CNN", CNN)}
+              "cnn": ("04 の CNN", CNN)}
     X_warm, y_warm = to_tensors(train_set)
     warm_up = FastLoader(X_warm[:512], y_warm[:512], batch_size=128, device=device)
     rows = []
@@ -278,7 +280,7 @@ def results_table(results: dict) -> str:
     if latency:
         models = [key[len(LATENCY_PREFIX):] for key in latency[0]["metrics"]
                   if key.startswith(LATENCY_PREFIX)]
-        lines += ["", "06 の 1 枚あたりの推論時間（バッチ 1、中央値）:", "",
+        lines += ["", "07 の 1 枚あたりの推論時間（バッチ 1、中央値）:", "",
                   "| モデル | " + " | ".join(names[r["device_kind"]] for r in latency) + " |",
                   "| --- | " + " | ".join("---" for _ in latency) + " |"]
         random_seen = False
@@ -289,7 +291,7 @@ def results_table(results: dict) -> str:
                 if item is None:
                     cells.append("–")
                     continue
-                random = "ランダム" in item.get("label", "")  # 06 が、学習済みの重みを読めなかったモデルに付ける
+                random = "ランダム" in item.get("label", "")  # 07 が、学習済みの重みを読めなかったモデルに付ける
                 random_seen |= random
                 cells.append(f"{item['value']:,.1f} ms" + ("（ランダム）" if random else ""))
             lines.append(f"| {model} | " + " | ".join(cells) + " |")

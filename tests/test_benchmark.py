@@ -52,13 +52,13 @@ def _run(notebook, acc, wall_s, kind="cpu", status="ok"):
     (0.9931, 400.0, "99.31%、6.7 分 ✗"),   # CPU の上限 6 分を超える
 ])
 def test_table_marks_each_target(acc, wall_s, mark):
-    table = benchmark.results_table({"notebooks": [_run("03_cnn", acc, wall_s)]})
+    table = benchmark.results_table({"notebooks": [_run("04_cnn", acc, wall_s)]})
     assert f"| ≥ 99.2%、CPU ≤ 6.0 分、GPU ≤ 60 秒 | {mark} |" in table
 
 
 def test_table_has_a_column_per_device_kind_and_marks_failures():
-    runs = [_run("03_cnn", 0.993, 50.0, kind="gpu"), _run("03_cnn", 0.993, 300.0),
-            _run("04_four_vs_nine", None, 700.0, status="timeout")]
+    runs = [_run("04_cnn", 0.993, 50.0, kind="gpu"), _run("04_cnn", 0.993, 300.0),
+            _run("05_four_vs_nine", None, 700.0, status="timeout")]
     table = benchmark.results_table({"notebooks": runs})
     assert "| ノートブック | 目標 | CPU: 正解率、時間 | GPU: 正解率、時間 |" in table
     assert "| 99.30%、5.0 分 ✓ | 99.30%、50 秒 ✓ |" in table
@@ -69,9 +69,9 @@ def _metric(name, value, percent=False):
     return {name: {"metric": name, "value": value, "label": name, "percent": percent}}
 
 
-def test_06_is_marked_by_top5_and_unverified_without_weights():
+def test_07_is_marked_by_top5_and_unverified_without_weights():
     latency = {**_metric("latency_ms_ResNet-18", 16.2), **_metric("latency_ms_EVA-02-L", 4255.3)}
-    without = _run("06_pretrained_models", None, 125.0)
+    without = _run("07_pretrained_models", None, 125.0)
     without["metrics"] = latency
     table = benchmark.results_table({"notebooks": [without]})
     assert "| サンプル写真で top-5 が妥当 100%、CPU ≤ 10.0 分、GPU ≤ 3.0 分 |" in table
@@ -80,15 +80,15 @@ def test_06_is_marked_by_top5_and_unverified_without_weights():
     assert "| ResNet-18 | 16.2 ms |" in table and "| EVA-02-L | 4,255.3 ms |" in table
     assert "（ランダム）" not in table  # 記録の名前に「ランダム」がなければ付けない
 
-    with_weights = _run("06_pretrained_models", None, 125.0, kind="gpu")
+    with_weights = _run("07_pretrained_models", None, 125.0, kind="gpu")
     with_weights["metrics"] = {**latency, **_metric("top5_ok", 1.0, True)}
     assert "top-5 が妥当 100%、2.1 分 ✓" in benchmark.results_table({"notebooks": [with_weights]})
     with_weights["metrics"] = {**latency, **_metric("top5_ok", 26 / 27, True)}
     assert "top-5 が妥当 96%、2.1 分 ✗" in benchmark.results_table({"notebooks": [with_weights]})
 
 
-def test_06_latency_marks_each_model_measured_with_random_weights():
-    run = _run("06_pretrained_models", None, 125.0)
+def test_07_latency_marks_each_model_measured_with_random_weights():
+    run = _run("07_pretrained_models", None, 125.0)
     run["metrics"] = {**_metric("latency_ms_EfficientNet-Lite0", 30.1), **_metric("latency_ms_ResNet-18", 16.2),
                       **_metric("top5_ok", 1.0, True)}
     run["metrics"]["latency_ms_ResNet-18"]["label"] = "ResNet-18 の 1 枚の時間 [ms]（ランダムな重み）"
@@ -99,16 +99,16 @@ def test_06_latency_marks_each_model_measured_with_random_weights():
 
 
 def test_merge_replaces_only_the_same_kind_and_notebook():
-    old = {"notebooks": [_run("03_cnn", 0.99, 300.0), _run("03_cnn", 0.99, 50.0, "gpu"),
-                         _run("02_mlp", 0.98, 100.0)], "loaders": []}
+    old = {"notebooks": [_run("04_cnn", 0.99, 300.0), _run("04_cnn", 0.99, 50.0, "gpu"),
+                         _run("03_mlp", 0.98, 100.0)], "loaders": []}
     info = {"device_kind": "cpu", "device": "新しい CPU", "torch": "2.y", "python": "3.y",
             "date": "2026-11-24T10:00:00+00:00"}
-    new = {k: v for k, v in _run("03_cnn", 0.995, 250.0).items()
+    new = {k: v for k, v in _run("04_cnn", 0.995, 250.0).items()
            if k not in info}
     merged = benchmark.merge(old, [new], [], info)
     kept = {(r["notebook"], r["device_kind"]): r["wall_s"] for r in merged["notebooks"]}
-    assert kept == {("02_mlp", "cpu"): 100.0, ("03_cnn", "cpu"): 250.0,
-                    ("03_cnn", "gpu"): 50.0}
+    assert kept == {("03_mlp", "cpu"): 100.0, ("04_cnn", "cpu"): 250.0,
+                    ("04_cnn", "gpu"): 50.0}
 
 
 def test_quick_mode_refuses_to_write_the_real_results():
@@ -150,7 +150,7 @@ def test_script_runs_a_notebook_and_writes_consistent_json_and_table(tmp_path):
 
 
 def test_script_stops_a_notebook_at_its_time_limit(tmp_path):
-    done, results, readme = _script(tmp_path, "03", "--timeout", "2", "--no-loaders")
+    done, results, readme = _script(tmp_path, "04", "--timeout", "2", "--no-loaders")
     assert done.returncode == 1
     [run] = results["notebooks"]
     assert run["status"] == "timeout" and run["metrics"] == {}

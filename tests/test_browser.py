@@ -1,7 +1,7 @@
 """本物のブラウザ（ヘッドレスの Chromium）で JupyterLab を開き、ノートブックを実行して画面を確かめる。
 
-04: エラーの出力がないこと、ipywidgets の部品が描かれたこと、図が描かれたこと、日本語フォントが
-登録されたことを、ページの中身で確かめる。07 の OwnClassesTrainer: 写真を選び、クラス名を入れ、
+05: エラーの出力がないこと、ipywidgets の部品が描かれたこと、図が描かれたこと、日本語フォントが
+登録されたことを、ページの中身で確かめる。08 の OwnClassesTrainer: 写真を選び、クラス名を入れ、
 「学習する」を押し、新しい写真の分類の結果が出ることを、学習者と同じ操作で確かめる。
 JupyterLab とブラウザは 2 つのテストで共用する。画面の写しを build/browser/ に残す。
 Chromium（Debian の chromium）と playwright は .ci/run が入れる。CI でそれがなければ失敗にする。
@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-NOTEBOOK = "04_four_vs_nine.ipynb"
+NOTEBOOK = "05_four_vs_nine.ipynb"
 OWN_CLASSES = "own_classes_check.ipynb"  # テストがその場で作る、モデルを使わない小さなノートブック
 ARTEFACTS = ROOT / "build" / "browser"
 
@@ -198,9 +198,9 @@ def test_notebook_runs_in_jupyterlab_with_widgets_and_japanese(jupyterlab, chrom
                 .some(img => img.getAttribute('src') !== before)""", arg=before, timeout=30_000)
         slider.first.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
-        page.screenshot(path=str(ARTEFACTS / "04_explorer.png"))
+        page.screenshot(path=str(ARTEFACTS / "05_explorer.png"))
     finally:
-        page.screenshot(path=str(ARTEFACTS / "04_last_view.png"))
+        page.screenshot(path=str(ARTEFACTS / "05_last_view.png"))
         page.close()
 
 
@@ -227,7 +227,7 @@ def _choose_files(page, upload_button, files: list[tuple[str, tuple]]) -> None:
 
 
 def test_own_classes_trainer_learns_and_classifies_in_the_browser(jupyterlab, chromium):
-    """07 の部品: 2 クラスの写真を選び、名前を入れて「学習する」を押し、新しい写真を分類する。"""
+    """08 の部品: 2 クラスの写真を選び、名前を入れて「学習する」を押し、新しい写真を分類する。"""
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
     try:
         _open_and_run(page, jupyterlab(OWN_CLASSES), timeout=60_000)
@@ -249,5 +249,5 @@ def test_own_classes_trainer_learns_and_classifies_in_the_browser(jupyterlab, ch
         errors = _error_outputs(page)
         assert errors.count() == 0, errors.first.inner_text()
     finally:
-        page.screenshot(path=str(ARTEFACTS / "07_own_classes.png"))
+        page.screenshot(path=str(ARTEFACTS / "08_own_classes.png"))
         page.close()

@@ -1,4 +1,4 @@
-"""学習曲線の診断 diagnose を、04 の実際の学習の記録と、症状ごとに作った記録で確かめる。"""
+"""学習曲線の診断 diagnose を、05 の実際の学習の記録と、症状ごとに作った記録で確かめる。"""
 
 import json
 import math
@@ -10,7 +10,7 @@ import torch
 from conftest import ROOT
 from course_utils.diagnosis import KIND_NAMES, diagnose, plot_diagnosis
 
-FIXTURE = ROOT / "tests" / "fixtures" / "histories_04.json"
+FIXTURE = ROOT / "tests" / "fixtures" / "histories_05.json"
 
 
 def history(train, val, val_acc, train_acc=None):
@@ -18,9 +18,9 @@ def history(train, val, val_acc, train_acc=None):
             "val_loss": val, "val_acc": val_acc}
 
 
-# --- 04 の実際の学習（scripts/record_histories_04.py が通常モードで記録したもの） -------------
-# 判定は、04 の本文がその図について述べていることと同じでなければならない。
-EXPECTED_04 = {
+# --- 05 の実際の学習（scripts/record_histories_05.py が通常モードで記録したもの） -------------
+# 判定は、05 の本文がその図について述べていることと同じでなければならない。
+EXPECTED_05 = {
     "main": {"CNN 40 エポック": "overfitting"},
     "lr": {
         "小さすぎる: SGD、学習率 0.0001": "too_slow",
@@ -47,15 +47,15 @@ def recorded():
     return json.loads(FIXTURE.read_text())
 
 
-def test_the_fixture_holds_every_run_of_04():
+def test_the_fixture_holds_every_run_of_05():
     records = recorded()
-    for group, runs in EXPECTED_04.items():
+    for group, runs in EXPECTED_05.items():
         assert set(records[group]) == set(runs), group
 
 
 @pytest.mark.parametrize("group, name, kind", [
-    (group, name, kind) for group, runs in EXPECTED_04.items() for name, kind in runs.items()])
-def test_verdicts_on_the_real_runs_of_04(group, name, kind):
+    (group, name, kind) for group, runs in EXPECTED_05.items() for name, kind in runs.items()])
+def test_verdicts_on_the_real_runs_of_05(group, name, kind):
     records = recorded()
     baseline = records["baseline_main"] if group == "main" else 0.5
     result = diagnose(records[group][name], baseline=baseline)

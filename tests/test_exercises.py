@@ -101,17 +101,66 @@ def test_01_manual_gradients():
     fails(ex.q4, lambda X, y, W, b: (W.T, b), "形が違います")
 
 
-# --- 02, 03 ------------------------------------------------------------------------
+# --- 02 ----------------------------------------------------------------------------
 
-def test_02_parameter_count():
+def test_02_node_rules():
     ex = exercises("02")
+    passes(ex.q1, -1)
+    fails(ex.q1, 1.5, "y への勾配")
+    fails(ex.q1, -2, "上流から届いた勾配 0.5 も掛けます")
+    fails(ex.q1, 0.5, "そのまま通しています")
+    fails(ex.q1, -6, "順伝播の z")
+    fails(ex.q1, -3, "上流の勾配 × z")
+    fails(ex.q1, 7, "7 ではありません")
+    passes(ex.q2, 0.75)
+    fails(ex.q2, 0.25, "上流から届いた勾配 3 も掛けます")
+    fails(ex.q2, 1.5, "σ(q)(1 − σ(q))")
+    fails(ex.q2, 0.5, "順伝播の出力")  # σ(0) だけを計算した答えは通さない
+    fails(ex.q2, 3, "そのまま通しています")
+
+
+def test_02_default_init_std():
+    ex = exercises("02")
+    passes(ex.q3, 1 / (3 * 256) ** 0.5)
+    passes(ex.q3, round(1 / (3 * 256) ** 0.5, 4))  # 小数 4 桁に丸めても通る
+    for seed in range(5):  # 重み 1 回分を測った値（乱数で少しずれる）も通る
+        torch.manual_seed(seed)
+        passes(ex.q3, nn.Linear(256, 128).weight.std())
+    fails(ex.q3, 1 / 16, "境界")
+    fails(ex.q3, (2 / 256) ** 0.5, "He")
+    fails(ex.q3, (2 / 384) ** 0.5, "Xavier")
+    fails(ex.q3, 1 / (3 * 128) ** 0.5, "取り違えて")
+    fails(ex.q3, 1 / 768, "平方根")
+
+
+def test_02_linear_backward():
+    ex = exercises("02")
+
+    def right(X, W, b, G):
+        return G @ W.T, X.T @ G, G.sum(dim=0)
+
+    passes(ex.q4, right)
+    passes(ex.q4, lambda X, W, b, G: [v.numpy() for v in right(X, W, b, G)])  # NumPy の配列でも通る
+    fails(ex.q4, lambda X, W, b, G: (G @ W.T, G.T @ X, G.sum(dim=0)), "逆です")
+    fails(ex.q4, lambda X, W, b, G: (G @ W.T, X.T @ G, G), "縦に足し合わせます")
+    fails(ex.q4, lambda X, W, b, G: (G @ W.T, X.T @ G, G.mean(dim=0)), "平均ではなく")
+    fails(ex.q4, lambda X, W, b, G: (G @ W.T, X.T @ G * 2, G.sum(dim=0)), "dW が自動微分の値と違います")
+    fails(ex.q4, lambda X, W, b, G: (G @ W.T * 0, X.T @ G, G.sum(dim=0)), "dX が自動微分の値と違います")
+    fails(ex.q4, lambda X, W, b, G: (X.T @ G, G.sum(dim=0)), "3 つを返して")
+    fails(ex.q4, lambda X, W, b, G: (X, W.T @ W, b), "形が違います: dW が (3, 3)")
+
+
+# --- 03, 04 ------------------------------------------------------------------------
+
+def test_03_parameter_count():
+    ex = exercises("03")
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
     passes(ex.q1, sum(p.numel() for p in model.parameters()))
     fails(ex.q1, 79400, "バイアス")
 
 
-def test_03_checks():
-    ex = exercises("03")
+def test_04_checks():
+    ex = exercises("04")
     passes(ex.q1, nn.Conv2d(1, 8, 5, stride=2)(torch.zeros(1, 1, 28, 28)).shape)
     passes(ex.q1, (1, 8, 12, 12))
     fails(ex.q1, (1, 8, 24, 24), "ストライド")
@@ -128,7 +177,7 @@ def test_03_checks():
 
 
 def measured_receptive_field(pool):
-    """03 の receptive_field と同じ測り方（重み 1、入力 0、中央 1 画素の勾配）で 1 辺を測る。"""
+    """04 の receptive_field と同じ測り方（重み 1、入力 0、中央 1 画素の勾配）で 1 辺を測る。"""
     layers = [nn.Conv2d(1, 1, 3, padding=1, bias=False), pool,
               nn.Conv2d(1, 1, 3, padding=1, bias=False)]
     for layer in layers[::2]:
@@ -139,11 +188,11 @@ def measured_receptive_field(pool):
     return touched.any(0).sum().item(), touched.any(1).sum().item()
 
 
-def test_03_receptive_field_as_measured():
+def test_04_receptive_field_as_measured():
     """平均プーリングで測った 8 が正解、最大プーリングで測った 7 はその理由つきで落ちる。"""
     import numpy as np
 
-    ex = exercises("03")
+    ex = exercises("04")
     assert measured_receptive_field(nn.AvgPool2d(2)) == (8, 8)
     assert measured_receptive_field(nn.MaxPool2d(2)) == (7, 7)
     passes(ex.q3, measured_receptive_field(nn.AvgPool2d(2)))
@@ -153,10 +202,10 @@ def test_03_receptive_field_as_measured():
     fails(ex.q3, np.int64(7), "1 画素にしか勾配を流さない")
 
 
-# --- 04 ----------------------------------------------------------------------------
+# --- 05 ----------------------------------------------------------------------------
 
-def test_04_majority_baseline():
-    ex = exercises("04")
+def test_05_majority_baseline():
+    ex = exercises("05")
     train, test = load_mnist(train=True), load_mnist(train=False)
     major = 3 if (train.targets == 3).sum() >= (train.targets == 8).sum() else 8
     keep = (test.targets == 3) | (test.targets == 8)
@@ -167,8 +216,8 @@ def test_04_majority_baseline():
         fails(ex.q1, 1 - baseline, "少ないほうのクラス")
 
 
-def test_04_f1_score():
-    ex = exercises("04")
+def test_05_f1_score():
+    ex = exercises("05")
 
     def f1(y, y_pred):
         tp = int(((y_pred == 1) & (y == 1)).sum())
@@ -189,8 +238,8 @@ def test_04_f1_score():
     fails(ex.q3, divides_by_zero, "0 で割っています")
 
 
-def test_04_two_logit_model():
-    ex = exercises("04")
+def test_05_two_logit_model():
+    ex = exercises("05")
 
     def cnn(outputs):
         layers = [nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -206,10 +255,10 @@ def test_04_two_logit_model():
     fails(ex.q5, "モデル", "nn.Module")
 
 
-# --- 05 ----------------------------------------------------------------------------
+# --- 06 ----------------------------------------------------------------------------
 
-def test_05_counts():
-    ex = exercises("05")
+def test_06_counts():
+    ex = exercises("06")
     passes(ex.q1, 50)
     fails(ex.q1, 49, "[CLS]")
     qkv, proj = nn.Linear(64, 192), nn.Linear(64, 64)
@@ -218,8 +267,8 @@ def test_05_counts():
     fails(ex.q2, 16384, "バイアス")
 
 
-def test_05_patchify():
-    ex = exercises("05")
+def test_06_patchify():
+    ex = exercises("06")
 
     def right(X, p):
         B = len(X)
@@ -238,7 +287,7 @@ def test_05_patchify():
 
 
 def test_counts_reject_fractions():
-    fails(exercises("05").q1, 49.5, "整数ではありません")
+    fails(exercises("06").q1, 49.5, "整数ではありません")
 
 
 # --- 00 ----------------------------------------------------------------------------
@@ -264,8 +313,8 @@ def test_00_checks(capsys):
     fails(ex.q3, (photo, photo), "形が")
 
 
-def test_06_checks():
-    ex = exercises("06")
+def test_07_checks():
+    ex = exercises("07")
     passes(ex.q1, 256)
     fails(ex.q1, 224, "切り抜いた後")
     fails(ex.q1, 196, "割ります")
@@ -285,7 +334,7 @@ def test_06_checks():
     fails(ex.q3, lambda logits, k: good(logits, k)[0], "2 つを返して")
 
 
-def test_06_parameter_count_matches_timm():
+def test_07_parameter_count_matches_timm():
     import timm
 
     from course_utils.exercises import VIT_B16_PARAMS
@@ -294,9 +343,9 @@ def test_06_parameter_count_matches_timm():
     assert sum(p.numel() for p in model.parameters()) == VIT_B16_PARAMS
 
 
-# --- 07 ----------------------------------------------------------------------------
+# --- 08 ----------------------------------------------------------------------------
 
-def test_07_features_shape_and_probe_size_match_timm():
+def test_08_features_shape_and_probe_size_match_timm():
     """正解の形と数は、timm の tf_efficientnet_lite0 そのもので測る。"""
     import timm
 
@@ -309,7 +358,7 @@ def test_07_features_shape_and_probe_size_match_timm():
         pooled = model.forward_head(small, pre_logits=True)
         before_head = model.blocks(model.bn1(model.conv_stem(torch.zeros(1, 3, 64, 64))))
     assert small.shape == (1, model.num_features, 2, 2) == (1, 1280, 2, 2)
-    ex = exercises("07")
+    ex = exercises("08")
     passes(ex.q1, small.shape[1:])
     passes(ex.q1, tuple(small.shape[1:]))
     passes(ex.q1, list(small[0].shape))
@@ -330,10 +379,10 @@ def test_07_features_shape_and_probe_size_match_timm():
     fails(ex.q2, sum(p.numel() for p in imagenet.get_classifier().parameters()), "ImageNet の 1,000 クラス")
 
 
-def test_07_features_shape():
+def test_08_features_shape():
     import numpy as np
 
-    ex = exercises("07")
+    ex = exercises("08")
     for answer in [(1280, 2, 2), [1280, 2, 2], torch.Size([1280, 2, 2]), (1280.0, 2.0, 2.0),
                    tuple(np.int64(v) for v in (1280, 2, 2)), (np.int32(1280), 2, 2),
                    np.array([1280, 2, 2]), (torch.tensor(1280), torch.tensor(2), 2)]:
@@ -361,8 +410,8 @@ def test_07_features_shape():
     fails(ex.q1, (2, 2), "3 つで答えてください（渡されたのは 2 個）")
 
 
-def test_07_probe_parameter_count():
-    ex = exercises("07")
+def test_08_probe_parameter_count():
+    ex = exercises("08")
     passes(ex.q2, 1281)
     passes(ex.q2, sum(p.numel() for p in nn.Linear(1280, 1).parameters()))
     fails(ex.q2, 1280, "バイアスを忘れています")
@@ -378,8 +427,8 @@ def freeze_except_head(model):
     model.get_classifier().requires_grad_(True)
 
 
-def test_07_freeze_except_head_passes():
-    ex = exercises("07")
+def test_08_freeze_except_head_passes():
+    ex = exercises("08")
     namespace = {}
     exec(ex.q3.answer, namespace)  # 解答例のコードそのものが通る
     passes(ex.q3, namespace["freeze_except_head"])
@@ -399,10 +448,10 @@ def test_07_freeze_except_head_passes():
     passes(ex.q3, returns_the_same_model)
 
 
-def test_07_freeze_except_head_mistakes():
+def test_08_freeze_except_head_mistakes():
     import copy
 
-    ex = exercises("07")
+    ex = exercises("08")
 
     def everything_frozen(model):
         model.requires_grad_(False)
@@ -449,8 +498,8 @@ def test_07_freeze_except_head_mistakes():
     fails(ex.q3, lambda model, lr: None, "引数 1 つで呼べる関数")
 
 
-def test_07_every_question_has_hints_and_a_solution(capsys):
-    ex = exercises("07")
+def test_08_every_question_has_hints_and_a_solution(capsys):
+    ex = exercises("08")
     for name in ("q1", "q2", "q3"):
         question = getattr(ex, name)
         assert len(question.hints) >= 2 and question.answer.strip()

@@ -1,6 +1,6 @@
 """演習の答えの受け取り方（issue 17 の 1 と 2）。
 
-1. 正しい答えは、NumPy の数・0 次元のテンソル・1 要素のリストで渡しても、00〜07 のどの数の問題でも通る。
+1. 正しい答えは、NumPy の数・0 次元のテンソル・1 要素のリストで渡しても、00〜08 のどの数の問題でも通る。
 2. 種類や形の違う答えには、何を渡すはずで何が渡されたか（型の名前・形）を日本語で言う。英語のエラー文を主に出さない。
 """
 
@@ -57,9 +57,10 @@ def majority_baseline():
     return (test.targets[keep] == major).float().mean().item()
 
 
-NUMERIC = [("01", "q2", 7850), ("02", "q1", 79510), ("03", "q2", 18496), ("03", "q3", 8),
-           ("05", "q1", 50), ("05", "q2", 16640), ("06", "q1", 256),
-           ("06", "q2", VIT_B16_PARAMS * 2 / 1e6), ("07", "q2", 1281)]
+NUMERIC = [("01", "q2", 7850), ("02", "q1", -1), ("02", "q2", 0.75), ("02", "q3", 1 / 768 ** 0.5),
+           ("03", "q1", 79510), ("04", "q2", 18496), ("04", "q3", 8),
+           ("06", "q1", 50), ("06", "q2", 16640), ("07", "q1", 256),
+           ("07", "q2", VIT_B16_PARAMS * 2 / 1e6), ("08", "q2", 1281)]
 
 
 @pytest.mark.parametrize("lesson, question, value", NUMERIC,
@@ -75,9 +76,9 @@ def test_issue_example_numpy_product_is_a_parameter_count():
     passes(exercises("01").q2, np.prod((784, 10)) + 10)
 
 
-def test_04_baseline_accepts_numpy_and_tensor_numbers():
+def test_05_baseline_accepts_numpy_and_tensor_numbers():
     baseline = majority_baseline()
-    ex = exercises("04")
+    ex = exercises("05")
     for name, form in forms_of(baseline).items():
         correct, message = ex.q1.evaluate(form)
         assert correct, f"{name}: {message}"
@@ -92,8 +93,8 @@ def test_00_count_computed_with_numpy_is_accepted():
     passes(ex.q1, [int(test_set.targets[1]), float((img > 0).sum())])
 
 
-def test_03_shape_with_numpy_integers_and_as_a_list():
-    ex = exercises("03")
+def test_04_shape_with_numpy_integers_and_as_a_list():
+    ex = exercises("04")
     passes(ex.q1, tuple(np.int64(v) for v in (1, 8, 12, 12)))
     passes(ex.q1, [1, 8, 12, 12])
     passes(ex.q1, np.array([1, 8, 12, 12]))
@@ -101,7 +102,7 @@ def test_03_shape_with_numpy_integers_and_as_a_list():
 
 
 def test_functions_may_return_numpy_or_python_numbers():
-    ex = exercises("04")
+    ex = exercises("05")
 
     def f1(y, y_pred, kind):
         tp = int(((y_pred == 1) & (y == 1)).sum())
@@ -153,22 +154,22 @@ def test_number_expected_but_something_else_received():
 
 
 def test_nan_and_inf_are_named_not_crashed_on():
-    for lesson, question in [("01", "q2"), ("03", "q3"), ("04", "q1"), ("06", "q2"), ("07", "q2")]:
+    for lesson, question in [("01", "q2"), ("04", "q3"), ("05", "q1"), ("07", "q2"), ("08", "q2")]:
         q = getattr(exercises(lesson), question)
         fails(q, float("nan"), "nan（数ではない値）")
         fails(q, np.float32("nan"), "nan（数ではない値）")
         fails(q, torch.tensor(float("inf")), "無限大（inf）")
     fails(exercises("00").q1, (7, float("nan")), "画素の数が nan")
-    fails(exercises("07").q1, (1280, float("nan"), 2), "形の 2 番目が nan（数ではない値）")
-    fails(exercises("07").q1, (1280, 2, np.float32("inf")), "形の 3 番目が無限大（inf）")
-    fails(exercises("07").q1, float("nan"), "3 つの整数のタプル", "小数 nan（float）")
+    fails(exercises("08").q1, (1280, float("nan"), 2), "形の 2 番目が nan（数ではない値）")
+    fails(exercises("08").q1, (1280, 2, np.float32("inf")), "形の 3 番目が無限大（inf）")
+    fails(exercises("08").q1, float("nan"), "3 つの整数のタプル", "小数 nan（float）")
 
 
 def test_function_expected_but_number_received():
     for lesson, question, name in [("01", "q1", "my_softmax"), ("01", "q4", "manual_gradients"),
-                                   ("04", "q3", "f1_score"), ("05", "q3", "patchify"),
-                                   ("06", "q3", "top_k_from_logits"),
-                                   ("07", "q3", "freeze_except_head")]:
+                                   ("05", "q3", "f1_score"), ("06", "q3", "patchify"),
+                                   ("07", "q3", "top_k_from_logits"),
+                                   ("08", "q3", "freeze_except_head")]:
         q = getattr(exercises(lesson), question)
         fails(q, 0.5, "関数そのもの（名前だけ、かっこなし）を渡してください", "小数 0.5（float）",
               f"check({name})")
@@ -179,8 +180,8 @@ def test_function_expected_but_number_received():
 def test_function_with_the_wrong_number_of_parameters():
     fails(exercises("01").q1, lambda z, dim: z, "my_softmax(z) のように引数 1 つで呼べる関数",
           "いまの引数: (z, dim)")
-    fails(exercises("05").q3, lambda X: X, "patchify(X, p) のように引数 2 つ")
-    fails(exercises("07").q3, lambda model, lr: None, "freeze_except_head(model) のように引数 1 つ",
+    fails(exercises("06").q3, lambda X: X, "patchify(X, p) のように引数 2 つ")
+    fails(exercises("08").q3, lambda model, lr: None, "freeze_except_head(model) のように引数 1 つ",
           "いまの引数: (model, lr)")
 
 
@@ -194,24 +195,24 @@ def test_function_returning_the_wrong_kind_of_value():
     fails(exercises("01").q4, lambda X, y, W, b: torch.tensor(3.0), "(dW, db) の 2 つを返してください",
           "テンソル（形 ()")
     fails(exercises("01").q4, lambda X, y, W, b: (W, "db"), "返された db は数の並び")
-    fails(exercises("06").q3, lambda logits, k: None if False else 3, "(確率, クラス番号) の 2 つ",
+    fails(exercises("07").q3, lambda logits, k: None if False else 3, "(確率, クラス番号) の 2 つ",
           "整数 3（int）")
-    fails(exercises("04").q3, lambda y, y_pred: "0.5", "f1_score が返した値には数を 1 つ",
+    fails(exercises("05").q3, lambda y, y_pred: "0.5", "f1_score が返した値には数を 1 つ",
           "文字列 '0.5'")
-    fails(exercises("05").q3, lambda X, p: X[0, 0, 0, 0], "形が ()")
+    fails(exercises("06").q3, lambda X, p: X[0, 0, 0, 0], "形が ()")
 
 
 def test_sequence_expected_but_a_zero_dim_tensor_or_function_received():
     fails(exercises("00").q2, torch.tensor(5), "check(photo, flipped) のように 2 つを渡してください",
           "テンソル（形 ()、torch.int64）")
-    fails(exercises("03").q1, torch.tensor(5), "テンソルではなく、出力の形", "テンソル（形 ()")
-    fails(exercises("03").q1, lambda: (1, 8, 12, 12), "出力の形は (1, 8, 12, 12) のような整数のタプル",
+    fails(exercises("04").q1, torch.tensor(5), "テンソルではなく、出力の形", "テンソル（形 ()")
+    fails(exercises("04").q1, lambda: (1, 8, 12, 12), "出力の形は (1, 8, 12, 12) のような整数のタプル",
           "関数 <lambda>")
-    fails(exercises("03").q1, (1, 8, "12", 12), "出力の形の 3 番目には数を 1 つ", "文字列 '12'")
-    fails(exercises("03").q1, (1, 8, 12.5, 12), "整数ではありません")
-    fails(exercises("03").q1, 12, "整数 12（int）")
-    fails(exercises("03").q3, (8, 7), "縦 8 と横 7 が違います")
-    fails(exercises("03").q3, (8, 8, 8), "数 1 つで答えてください")
+    fails(exercises("04").q1, (1, 8, "12", 12), "出力の形の 3 番目には数を 1 つ", "文字列 '12'")
+    fails(exercises("04").q1, (1, 8, 12.5, 12), "整数ではありません")
+    fails(exercises("04").q1, 12, "整数 12（int）")
+    fails(exercises("04").q3, (8, 7), "縦 8 と横 7 が違います")
+    fails(exercises("04").q3, (8, 8, 8), "数 1 つで答えてください")
 
 
 def test_pairs_with_the_wrong_count_or_kind():
@@ -240,7 +241,7 @@ def test_pil_image_and_tensors_on_other_layouts_are_read_as_arrays():
 
 
 def test_model_expected_but_something_else_received():
-    q = exercises("04").q5
+    q = exercises("05").q5
     fails(q, "モデル", "nn.Module（モデル）を渡してください", "文字列 'モデル'")
     fails(q, nn.Linear(2, 2), "モデルに形 (3, 1, 28, 28) の入力を通すと、エラーになりました: RuntimeError",
           "形・型・デバイスが合っていない", "エラーの文: mat1 and mat2")
@@ -261,14 +262,14 @@ def test_a_function_that_raises_is_reported_in_japanese_first():
                     "関数 broken を呼ぶと、エラーになりました: NameError（まだ定義されていない名前",
                     "上のセルを実行したか", "別のセルで 1 度そのまま実行して")
     assert "エラーの文: name 'undefined_name' is not defined" in message.splitlines()[1]
-    fails(exercises("05").q3, lambda X, p: X.reshape(7), "渡された関数（lambda）を呼ぶと、エラーになりました: "
+    fails(exercises("06").q3, lambda X, p: X.reshape(7), "渡された関数（lambda）を呼ぶと、エラーになりました: "
           "RuntimeError（PyTorch の計算で")
-    fails(exercises("06").q3, lambda logits, k: logits[5000], "IndexError（添字が範囲の外です）")
+    fails(exercises("07").q3, lambda logits, k: logits[5000], "IndexError（添字が範囲の外です）")
 
     def freeze_except_head(model):
         model.head.requires_grad_(False)  # timm の EfficientNet には head がない
 
-    fails(exercises("07").q3, freeze_except_head,
+    fails(exercises("08").q3, freeze_except_head,
           "関数 freeze_except_head を呼ぶと、エラーになりました: AttributeError（その値が持っていない属性",
           "no attribute 'head'")
 
@@ -295,8 +296,8 @@ def test_no_english_exception_text_as_the_main_message_for_the_issue_cases():
     photo = np.zeros((4, 6, 3))
     cases = [(exercises("00").q2, (photo, photo, photo)), (exercises("00").q2, torch.tensor(5)),
              (exercises("00").q3, (photo, ["a", "b"])), (exercises("01").q2, math.nan),
-             (exercises("03").q1, lambda: None), (exercises("03").q1, torch.tensor(3)),
-             (exercises("06").q2, float("nan")), (exercises("05").q1, "50")]
+             (exercises("04").q1, lambda: None), (exercises("04").q1, torch.tensor(3)),
+             (exercises("07").q2, float("nan")), (exercises("06").q1, "50")]
     english = ["too many values to unpack", "invalid data type", "cannot convert float NaN",
                "object is not iterable", "iteration over a 0-d tensor"]
     for q, answer in cases:
@@ -305,8 +306,8 @@ def test_no_english_exception_text_as_the_main_message_for_the_issue_cases():
         assert not any(text in message for text in english), message
 
 
-def test_07_count_expected_but_something_else_received():
-    q = exercises("07").q2
+def test_08_count_expected_but_something_else_received():
+    q = exercises("08").q2
     fails(q, "1281", "数を 1 つ渡してください", "文字列 '1281'（str）", "引用符で囲まずに")
     fails(q, torch.zeros(1, 1281), "テンソル（形 (1, 1281)、torch.float32）", ".item()")
     fails(q, (1280, 1), "タプル（tuple、長さ 2", "並びではなく")
@@ -314,8 +315,8 @@ def test_07_count_expected_but_something_else_received():
     fails(q, 1280.5, "整数ではありません")
 
 
-def test_07_shape_with_numpy_integers_and_as_a_list():
-    q = exercises("07").q1
+def test_08_shape_with_numpy_integers_and_as_a_list():
+    q = exercises("08").q1
     passes(q, tuple(np.int64(v) for v in (1280, 2, 2)))
     passes(q, (np.int32(1280), np.int16(2), np.uint8(2)))
     passes(q, [1280, 2, 2])
@@ -325,8 +326,8 @@ def test_07_shape_with_numpy_integers_and_as_a_list():
     passes(q, (torch.tensor(1280), torch.tensor(2), torch.tensor(2)))
 
 
-def test_07_shape_expected_but_something_else_received():
-    q = exercises("07").q1
+def test_08_shape_expected_but_something_else_received():
+    q = exercises("08").q1
     fails(q, "(1280, 2, 2)", "(チャンネル, 高さ, 幅) の 3 つの整数のタプル", "文字列 '(1280, 2, 2)'（str）")
     fails(q, torch.zeros(1, 1280, 2, 2), "テンソルではなく、形（.shape かタプル）",
           "テンソル（形 (1, 1280, 2, 2)、torch.float32）")
@@ -351,8 +352,8 @@ def test_07_shape_expected_but_something_else_received():
         assert "(1, 8, 12, 12)" not in message and "詳しい情報" not in message, message
 
 
-def test_07_a_model_or_its_result_instead_of_the_function():
-    q = exercises("07").q3
+def test_08_a_model_or_its_result_instead_of_the_function():
+    q = exercises("08").q3
     fails(q, nn.Sequential(nn.Linear(1280, 1)), "モデルではなく", "関数そのもの（名前だけ、かっこなし）")
     fails(q, "freeze_except_head", "関数そのもの", "文字列 'freeze_except_head'")
     correct, message = q.evaluate(None)  # check(freeze_except_head(model)) は None を渡す

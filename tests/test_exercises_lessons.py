@@ -1,8 +1,8 @@
 """レッスンと問題の選び方（issue 17 の 7 のうち演習の部分）と、演習のパッケージの形。
 
-- 答え合わせのない問題（04 の q2 など）を呼んでも AttributeError にならず、ある問題を日本語で並べる。
-- exercises(4)・exercises("4") は "04" と同じ。ないレッスン（"8" など）は 00〜07 を並べた日本語の文で断る。
-- 04 の F1 を Python の数で書いて 0 で割ると、用意した日本語の説明になる。
+- 答え合わせのない問題（05 の q2 など）を呼んでも AttributeError にならず、ある問題を日本語で並べる。
+- exercises(5)・exercises("5") は "05" と同じ。ないレッスン（"9" など）は 00〜08 を並べた日本語の文で断る。
+- 05 の F1 を Python の数で書いて 0 で割ると、用意した日本語の説明になる。
 - core は lessonNN を import しない（矢印は一方向）。答えの受け取り方は core にだけある。
 """
 
@@ -23,28 +23,29 @@ else:
     import tomli as tomllib
 
 PACKAGE = ROOT / "course_utils" / "exercises"
-QUESTIONS = {"00": ["q1", "q2", "q3"], "01": ["q1", "q2", "q4"], "02": ["q1"],
-             "03": ["q1", "q2", "q3"], "04": ["q1", "q3", "q5"], "05": ["q1", "q2", "q3"],
-             "06": ["q1", "q2", "q3"], "07": ["q1", "q2", "q3"]}
+QUESTIONS = {"00": ["q1", "q2", "q3"], "01": ["q1", "q2", "q4"],
+             "02": ["q1", "q2", "q3", "q4"], "03": ["q1"],
+             "04": ["q1", "q2", "q3"], "05": ["q1", "q3", "q5"], "06": ["q1", "q2", "q3"],
+             "07": ["q1", "q2", "q3"], "08": ["q1", "q2", "q3"]}
 
 
 # --- ない問題 ----------------------------------------------------------------------------------
 
 def test_a_question_without_a_checker_lists_the_ones_that_exist(capsys):
-    ex = exercises("04")
+    ex = exercises("05")
     for call in (lambda: ex.q2.hint(), lambda: ex.q2.check(0.5), lambda: ex.q4.solution()):
         call()
         out = capsys.readouterr().out
         assert "の答え合わせはありません。答え合わせがある問題: q1, q3, q5。" in out, out
         assert "折りたたみの解答例で確かめてください" in out
     assert ex.q2.evaluate(0.5) == (False, ex.q2.message)
-    assert "レッスン 04 の演習に q2 の答え合わせはありません" in ex.q2.message
-    exercises("02").q3.hint()
+    assert "レッスン 05 の演習に q2 の答え合わせはありません" in ex.q2.message
+    exercises("03").q3.hint()
     assert "答え合わせがある問題: q1。" in capsys.readouterr().out
 
 
 def test_other_missing_attributes_still_raise_attribute_error():
-    ex = exercises("04")
+    ex = exercises("05")
     assert not hasattr(ex, "_repr_html_")  # Jupyter が表示の前に調べる名前
     assert not hasattr(ex, "check")
     with pytest.raises(AttributeError):
@@ -70,26 +71,26 @@ def test_hint_state_is_per_call_of_exercises(capsys):
 
 # --- レッスン番号 ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lesson", [4, "4", "04", " 04 ", "０４", np.int64(4), "04_four_vs_nine",
-                                    "04_four_vs_nine.ipynb"])
+@pytest.mark.parametrize("lesson", [5, "5", "05", " 05 ", "０５", np.int64(5), "05_four_vs_nine",
+                                    "05_four_vs_nine.ipynb"])
 def test_lesson_numbers_are_read_leniently(lesson):
-    assert list(exercises(lesson).questions) == QUESTIONS["04"]
-    assert exercises(lesson).lesson == "04"
+    assert list(exercises(lesson).questions) == QUESTIONS["05"]
+    assert exercises(lesson).lesson == "05"
 
 
-@pytest.mark.parametrize("lesson", [7, "7", "07", "０７", "07_transfer_learning.ipynb"])
-def test_lesson_07_is_found_by_its_number(lesson):
-    assert list(exercises(lesson).questions) == QUESTIONS["07"]
-    assert exercises(lesson).lesson == "07"
+@pytest.mark.parametrize("lesson", [8, "8", "08", "０８", "08_transfer_learning.ipynb"])
+def test_lesson_08_is_found_by_its_number(lesson):
+    assert list(exercises(lesson).questions) == QUESTIONS["08"]
+    assert exercises(lesson).lesson == "08"
 
 
-@pytest.mark.parametrize("lesson", [8, "8", "08", 99, "99"])
-def test_a_lesson_without_exercises_lists_00_to_07(lesson):
+@pytest.mark.parametrize("lesson", [9, "9", "09", 99, "99"])
+def test_a_lesson_without_exercises_lists_00_to_08(lesson):
     with pytest.raises(ExerciseError) as info:
         exercises(lesson)
     message = str(info.value)
-    assert re.fullmatch(r"レッスン \d\d の演習はありません。演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07 "
-                        r"です（例: exercises\(\"04\"\)）。", message), message
+    assert re.fullmatch(r"レッスン \d\d の演習はありません。演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07, 08 "
+                        r"です（例: exercises\(\"05\"\)）。", message), message
     assert isinstance(info.value, ValueError)
 
 
@@ -100,17 +101,17 @@ def test_something_that_is_not_a_lesson_number_is_named(lesson, shown):
     with pytest.raises(ExerciseError, match="exercises にはレッスンの番号を渡してください") as info:
         exercises(lesson)
     assert f"渡されたもの: {shown}" in str(info.value)
-    assert "演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07 です" in str(info.value)
+    assert "演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07, 08 です" in str(info.value)
 
 
 def test_the_error_shows_without_a_traceback_in_jupyter():
     with pytest.raises(ExerciseError) as info:
-        exercises("8")
+        exercises("9")
     lines = info.value._render_traceback_()  # IPython はトレースバックの代わりにこれを表示する
-    assert len(lines) == 1 and "レッスン 08 の演習はありません" in lines[0]
+    assert len(lines) == 1 and "レッスン 09 の演習はありません" in lines[0]
 
 
-# --- 04 の F1 で 0 で割る -------------------------------------------------------------------------
+# --- 05 の F1 で 0 で割る -------------------------------------------------------------------------
 
 def f1_with_python_floats(y, y_pred):
     tp = float(((y_pred == 1) & (y == 1)).sum())
@@ -128,7 +129,7 @@ def f1_with_lists(y, y_pred):
 
 @pytest.mark.parametrize("f1", [f1_with_python_floats, f1_with_lists])
 def test_f1_dividing_by_zero_with_python_numbers_gets_the_prepared_message(f1):
-    correct, message = exercises("04").q3.evaluate(f1)
+    correct, message = exercises("05").q3.evaluate(f1)
     assert not correct
     assert message == ("✗ y=[0, 1, 0, 1], y_pred=[0, 0, 0, 0] で ZeroDivisionError になりました。"
                        "「9」と 1 枚も判定しないとき 0 で割っています。その場合は 0 を返します。"), message
@@ -140,12 +141,12 @@ def test_f1_dividing_by_zero_with_tensors_gets_the_same_advice():
         p, r = tp / (y_pred == 1).sum(), tp / (y == 1).sum()
         return 2 * p * r / (p + r)  # nan になる
 
-    correct, message = exercises("04").q3.evaluate(with_tensors)
+    correct, message = exercises("05").q3.evaluate(with_tensors)
     assert message == "✗ 「9」と 1 枚も判定しないとき 0 で割っています。その場合は 0 を返します。"
 
 
 def test_f1_other_errors_are_not_mistaken_for_division_by_zero():
-    correct, message = exercises("04").q3.evaluate(lambda y, y_pred: y.nonexistent)
+    correct, message = exercises("05").q3.evaluate(lambda y, y_pred: y.nonexistent)
     assert "エラーになりました: AttributeError" in message and "0 で割っています" not in message
 
 
@@ -204,4 +205,4 @@ def test_public_names_stay_importable():
 
     assert VIT_B16_PARAMS == 86_567_656 and callable(Exercise)
     assert MAX_ELEMENTS >= 1_000_000 and TIME_LIMIT_S >= 5
-    assert isinstance(exercises("06").q2.evaluate(torch.tensor(173.1))[0], bool)
+    assert isinstance(exercises("07").q2.evaluate(torch.tensor(173.1))[0], bool)

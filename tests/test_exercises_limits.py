@@ -48,20 +48,20 @@ def test_a_function_that_never_returns_is_stopped_in_japanese(short_limit):
     assert no_timer_left()
 
 
-@pytest.mark.parametrize("lesson, question", [("01", "q4"), ("04", "q3"), ("05", "q3"), ("06", "q3"),
-                                              ("07", "q3")])
+@pytest.mark.parametrize("lesson, question", [("01", "q4"), ("02", "q4"), ("05", "q3"), ("06", "q3"), ("07", "q3"),
+                                              ("08", "q3")])
 def test_every_function_exercise_has_the_time_limit(short_limit, lesson, question):
     correct, message = getattr(exercises(lesson), question).evaluate(forever)
     assert not correct and TIMEOUT_MESSAGE in message, message
 
 
-def test_07_checks_a_fresh_model_quickly_and_leaves_no_timer():
-    """07 の q3 は答え合わせのたびに EfficientNet-Lite0 を作るが、1 回は数秒で終わる。"""
+def test_08_checks_a_fresh_model_quickly_and_leaves_no_timer():
+    """08 の q3 は答え合わせのたびに EfficientNet-Lite0 を作るが、1 回は数秒で終わる。"""
     def freeze_except_head(model):
         model.requires_grad_(False)
         model.get_classifier().requires_grad_(True)
 
-    q = exercises("07").q3
+    q = exercises("08").q3
     q.evaluate(freeze_except_head)  # 1 回目は timm の import を含む
     start = time.monotonic()
     correct, message = q.evaluate(freeze_except_head)
@@ -76,7 +76,7 @@ def test_a_model_whose_forward_never_returns_is_stopped(short_limit):
             while True:
                 pass
 
-    correct, message = exercises("04").q5.evaluate(Hangs())
+    correct, message = exercises("05").q5.evaluate(Hangs())
     assert not correct and "モデルに形 (3, 1, 28, 28) の入力を通すと、0.5 秒たっても終わらないので止めました" in message
 
 
@@ -200,14 +200,14 @@ def test_big_lists_and_arrays_are_refused_before_conversion():
     assert not correct and "大きすぎます（NumPy の配列（形 (3000, 3000, 3)、uint8）" in message
     correct, message = exercises("01").q2.evaluate([0] * 20_000_000)
     assert not correct and "数を 1 つ渡してください" in message and "長さ 20000000" in message
-    correct, message = exercises("03").q1.evaluate(tuple(range(1000)))
+    correct, message = exercises("04").q1.evaluate(tuple(range(1000)))
     assert not correct and "長すぎます" in message
     assert time.monotonic() - start < 3
 
 
-def test_07_big_shapes_are_refused_quickly():
-    """07 の q1（形）に、長い並びや大きな配列・テンソルを渡しても、変換せずにすぐ断る。"""
-    q = exercises("07").q1
+def test_08_big_shapes_are_refused_quickly():
+    """08 の q1（形）に、長い並びや大きな配列・テンソルを渡しても、変換せずにすぐ断る。"""
+    q = exercises("08").q1
     start = time.monotonic()
     for answer in (tuple(range(1000)), [0] * 20_000_000):
         correct, message = q.evaluate(answer)
@@ -233,7 +233,7 @@ def test_in_a_jupyter_kernel_hangs_stop_and_unknown_lessons_show_only_japanese()
         "from course_utils.exercises import core, exercises\ncore.TIME_LIMIT_S = 1\nex = exercises('01')",
         "def my_softmax(z):\n    while True:\n        pass\n\nex.q1.check(my_softmax)",
         "import signal\nprint(signal.getitimer(signal.ITIMER_REAL), signal.getsignal(signal.SIGALRM) == signal.SIG_DFL)",
-        "exercises('8')",
+        "exercises('9')",
         "ex.q3.hint()",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
@@ -246,7 +246,7 @@ def test_in_a_jupyter_kernel_hangs_stop_and_unknown_lessons_show_only_japanese()
     error = nb.cells[3].outputs[0]
     assert error.output_type == "error" and error.ename == "ExerciseError"
     shown = "\n".join(error.traceback)
-    assert "レッスン 08 の演習はありません。演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07 です" in shown
+    assert "レッスン 09 の演習はありません。演習があるレッスンは 00, 01, 02, 03, 04, 05, 06, 07, 08 です" in shown
     assert "Traceback" not in shown and "File " not in shown  # 英語のトレースバックは出さない
     assert "q3 の答え合わせはありません" in text[4][0]
 

@@ -427,7 +427,7 @@ def test_an_unexpected_library_failure_is_japanese(monkeypatch):
 
 
 def test_open_image_keeps_the_signature_the_notebook_uses(tmp_path):
-    """06 は open_image(パス)[0] と open_image(bytes, 名前) の (画像, 説明) を使う。"""
+    """07 は open_image(パス)[0] と open_image(bytes, 名前) の (画像, 説明) を使う。"""
     path = tmp_path / "cat.png"
     Image.new("RGB", (7, 5)).save(path)
     assert open_image(path)[0].size == (7, 5)

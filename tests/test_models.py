@@ -27,8 +27,8 @@ def count(model: nn.Module) -> int:
 
 
 @pytest.mark.parametrize("notebook, name, expected", [
-    ("02_mlp.ipynb", "MLP", 235_146),
-    ("03_cnn.ipynb", "CNN", 421_642),
+    ("03_mlp.ipynb", "MLP", 235_146),
+    ("04_cnn.ipynb", "CNN", 421_642),
 ])
 def test_package_model_matches_the_notebook(notebook, name, expected):
     ours, theirs = getattr(models, name)(), notebook_class(notebook, name)()
@@ -40,13 +40,13 @@ def test_package_model_matches_the_notebook(notebook, name, expected):
     assert torch.equal(ours.eval()(x), theirs.eval()(x))
 
 
-def test_make_cnn_matches_04():
-    """04 のノートブックの make_cnn と、07 が読み込む course_utils.models.make_cnn が同じ。"""
-    nb = nbformat.read(ROOT / "notebooks" / "04_four_vs_nine.ipynb", as_version=4)
+def test_make_cnn_matches_05():
+    """05 のノートブックの make_cnn と、08 が読み込む course_utils.models.make_cnn が同じ。"""
+    nb = nbformat.read(ROOT / "notebooks" / "05_four_vs_nine.ipynb", as_version=4)
     cells = [c.source for c in nb.cells if c.cell_type == "code" and "def make_cnn(" in c.source]
     assert len(cells) == 1
     namespace = {"nn": nn, "torch": torch}
-    exec(compile(cells[0].split("\n\n\n")[0], "04_four_vs_nine.ipynb", "exec"), namespace)
+    exec(compile(cells[0].split("\n\n\n")[0], "05_four_vs_nine.ipynb", "exec"), namespace)
     ours, theirs = models.make_cnn(), namespace["make_cnn"]()
     assert str(ours) == str(theirs) and count(ours) == count(theirs) == 105_281
     ours.load_state_dict(theirs.state_dict())
@@ -57,12 +57,12 @@ def test_make_cnn_matches_04():
 def test_random_shift_matches_the_notebook():
     import torch.nn.functional as F
 
-    nb = nbformat.read(ROOT / "notebooks" / "03_cnn.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "notebooks" / "04_cnn.ipynb", as_version=4)
     cells = [c.source for c in nb.cells
              if c.cell_type == "code" and "def random_shift(" in c.source]
     assert len(cells) == 1
     namespace = {"torch": torch, "F": F}
-    exec(compile(cells[0].split("\n\n\n")[0], "03_cnn.ipynb", "exec"), namespace)
+    exec(compile(cells[0].split("\n\n\n")[0], "04_cnn.ipynb", "exec"), namespace)
     X = torch.randn(16, 1, 28, 28)
     torch.manual_seed(1)
     theirs = namespace["random_shift"](X)

@@ -96,3 +96,18 @@ def test_denormalize_inverts_normalize():
     normalized = mnist_transform("mnist")(image)
     assert torch.allclose(plots.denormalize(normalized), torch.tensor(image / 255.0).float(),
                           atol=1e-6)
+
+
+def test_computation_graph_writes_each_value_and_gradient():
+    nodes = {"x": (0, 1, "x", "value"), "w": (0, -1, "w", "value"),
+             "mul": (1.5, 0, "×", "op"), "out": (3, 0, "out", "value")}
+    edges = [("x", "mul", 2.0, -0.5), ("w", "mul", -0.5, 2.0), ("mul", "out", -1.0, 1.0)]
+    fig = plots.plot_computation_graph(nodes, edges, title="計算グラフ")
+    _draw(fig)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    for name in ("x", "w", "×", "out"):
+        assert name in texts
+    for value, grad in [("2", "[-0.5]"), ("-0.5", "[2]"), ("-1", "[1]")]:
+        assert value in texts and grad in texts
+    # 勾配は色のほかに斜体と括弧でも区別できる
+    assert all(t.get_style() == "italic" for t in fig.axes[0].texts if t.get_text().startswith("["))

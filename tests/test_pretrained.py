@@ -1,4 +1,4 @@
-"""06 の重みの読み込みを、テストが自分で書いた重みファイルで確かめる（ハブには接続しない）。
+"""07 の重みの読み込みを、テストが自分で書いた重みファイルで確かめる（ハブには接続しない）。
 
 講座の本物の読み込みの道筋（キャッシュの場所 → timm.create_model(pretrained=True, file=...)）を通り、
 重みが 1 つも変わらずに届くこと、届かないときはランダムな重みと日本語の理由になることを見る。
@@ -389,7 +389,7 @@ def test_lite0_without_the_package_says_how_to_install(monkeypatch):
 
 
 def test_lite0_top5_on_the_sample_photos_is_plausible(monkeypatch):
-    """06 と同じ道筋（load_model → resolve_model_data_config → create_transform → open_image）で予測する。"""
+    """07 と同じ道筋（load_model → resolve_model_data_config → create_transform → open_image）で予測する。"""
     from pathlib import Path
 
     from course_utils.images import open_image

@@ -1,4 +1,4 @@
-"""05 のノートブックに書いた ViT と学習の工夫を、ノートブックのセルを実行して確かめる。
+"""06 のノートブックに書いた ViT と学習の工夫を、ノートブックのセルを実行して確かめる。
 
 GPU の設定と混合精度（float16）の学習も、CPU の float16 で同じ手順を通して確かめる
 （この講座のテスト環境には GPU がないため）。
@@ -21,7 +21,7 @@ from course_utils.training import fit
 @pytest.fixture(scope="module")
 def vit():
     """ノートブックのうち、関数とクラスを定義するセルだけを実行した名前空間。"""
-    nb = nbformat.read(ROOT / "notebooks" / "05_vision_transformer.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "notebooks" / "06_vision_transformer.ipynb", as_version=4)
     namespace = {"torch": torch, "nn": nn, "F": F, "math": math}
     exec("from dataclasses import dataclass", namespace)
     wanted = ("def attention(", "class SelfAttention(", "@dataclass\nclass ViTConfig",
@@ -29,7 +29,7 @@ def vit():
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.source.startswith(wanted):
             source = cell.source.split("\n\n\ntorch.manual_seed")[0]  # 後ろの試し実行は除く
-            exec(compile(source, "05_vision_transformer.ipynb", "exec"), namespace)
+            exec(compile(source, "06_vision_transformer.ipynb", "exec"), namespace)
     # GPU 用の設定の行も、ノートブックに書いたとおりに読む
     line = next(line for cell in nb.cells for line in cell.source.splitlines()
                 if line.startswith("gpu_config = "))

@@ -212,7 +212,7 @@ def test_photo_uploader_opens_a_pasted_data_url_with_a_short_name(capsys):
     assert "data: URL" in capsys.readouterr().out
 
 
-# --- OwnClassesTrainer（07: 自分のクラスの写真で学習して分類する） -------------------------------
+# --- OwnClassesTrainer（08: 自分のクラスの写真で学習して分類する） -------------------------------
 
 def _square(colour, size=(12, 10), fmt="PNG"):
     import io

@@ -6,7 +6,7 @@ check は何が違うかを日本語で言い、答えそのものは言わな�
 ファイルの分け方（Kaggle の learntools と同じ形）:
 - core.py: 1 問（Exercise）、1 レッスン（Lesson）、答えの受け取り方（数・テンソル・形・関数）、
   学習者のコードの時間の上限、大きさの上限、表示する文。
-- lesson00.py … lesson07.py: レッスンごとの問題。ノートブックと並べて読めるよう、1 レッスン 1 ファイル。
+- lesson00.py … lesson08.py: レッスンごとの問題。ノートブックと並べて読めるよう、1 レッスン 1 ファイル。
 矢印は一方向: lessonNN → core。core はレッスンを import しない。
 """
 
@@ -18,18 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07
+from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08
 from .core import Exercise, ExerciseError, Lesson, describe
-from .lesson06 import VIT_B16_PARAMS
+from .lesson07 import VIT_B16_PARAMS
 
 __all__ = ["exercises", "Exercise", "ExerciseError", "Lesson", "VIT_B16_PARAMS"]
 
 _LESSONS = {"00": lesson00, "01": lesson01, "02": lesson02, "03": lesson03, "04": lesson04,
-            "05": lesson05, "06": lesson06, "07": lesson07}
+            "05": lesson05, "06": lesson06, "07": lesson07, "08": lesson08}
 
 
 def _lesson_number(lesson: Any) -> str | None:
-    """4、"4"、"04"、"０４"、"04_four_vs_nine" を "04" にする（読めなければ None）。"""
+    """5、"5"、"05"、"０５"、"05_four_vs_nine" を "05" にする（読めなければ None）。"""
     if isinstance(lesson, (int, np.integer)) and not isinstance(lesson, (bool, np.bool_)):
         number = int(lesson)
     elif isinstance(lesson, str):
@@ -50,8 +50,8 @@ def exercises(lesson: str | int) -> Lesson:
     if number is None:
         raise ExerciseError(f"exercises にはレッスンの番号を渡してください（渡されたもの: "
                             f"{describe(lesson)}）。演習があるレッスンは {available} です"
-                            f"（例: exercises(\"04\")）。")
+                            f"（例: exercises(\"05\")）。")
     if number not in _LESSONS:
         raise ExerciseError(f"レッスン {number} の演習はありません。演習があるレッスンは {available} です"
-                            f"（例: exercises(\"04\")）。")
+                            f"（例: exercises(\"05\")）。")
     return Lesson(number, _LESSONS[number].questions())

@@ -1,127 +1,94 @@
-"""04 4 と 9（notebooks/04_four_vs_nine.ipynb）の演習: 多数派のベースライン、F1 値、2 出力の CNN
-（q2 と q4 は説明を求める問題なので、ノートブックの解答例で確かめる）。"""
+"""04 CNN（notebooks/04_cnn.ipynb）の演習: 畳み込みの出力の形、パラメータ数、受容野
+（q4 以降は実験なので、ノートブックの解答例で確かめる）。"""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+import numpy as np
 import torch
-from torch import nn
 
-from .core import (Exercise, LearnerCodeError, Problem, call, describe, number, run_learner_code,
-                   tensor)
-
-TWO_LOGIT_PARAMS = 105_346  # 1 出力の CNN（105,281）の最後の層を nn.Linear(64, 2) にしたとき
-DIVIDES_BY_ZERO = "「9」と 1 枚も判定しないとき 0 で割っています。その場合は 0 を返します。"
+from .core import AnswerProblem, Exercise, Problem, count, describe, number, shape
 
 
-def check_majority_baseline(answer: Any) -> Problem:
-    from course_utils.data import load_mnist  # 今のモード（クイックか通常か）のデータで確かめる
+def check_conv_shape(answer: Any) -> Problem:
+    out = shape(answer, "出力の形")
+    if len(out) != 4:
+        return f"形は (バッチ, チャンネル, 高さ, 幅) の 4 つの数です（渡されたのは {len(out)} 個）。"
+    if out[1] != 8:
+        return "チャンネルの数が違います。出力のチャンネル数は nn.Conv2d の 2 つ目の引数です。"
+    if out[2:] == (24, 24):
+        return "ストライド 2 を忘れていませんか。"
+    if out[2:] == (13, 13):
+        return "床関数（切り捨て）を使った後に 1 を足していますか。"
+    if out != (1, 8, 12, 12):
+        return f"{out} ではありません。出力の大きさの式に H=28, K=5, P=0, S=2 を入れ直しましょう。"
+    return None
 
-    value = number(answer, "ベースライン")
-    if value > 1:
-        return "0〜1 の割合で答えてください（% ではなく）。"
-    if value < 0:
-        return "割合は 0 以上です。"
-    train, test = load_mnist(train=True), load_mnist(train=False)
-    counts = {k: int((train.targets == k).sum()) for k in (3, 8)}
-    major = max(counts, key=counts.get)
-    keep = (test.targets == 3) | (test.targets == 8)
-    expected = float((test.targets[keep] == major).float().mean())
-    if abs(value - expected) < 1e-3:
+
+def _side(answer: Any) -> float:
+    """1 辺の画素数。8 のほか、測った (縦, 横) = (8, 8) も受け付ける。"""
+    if isinstance(answer, (np.ndarray, torch.Tensor)) and answer.ndim == 1 and len(answer) == 2:
+        answer = answer.tolist()
+    if isinstance(answer, (tuple, list, torch.Size)) and len(answer) == 2:
+        height, width = number(answer[0], "縦の画素数"), number(answer[1], "横の画素数")
+        if height != width:
+            raise AnswerProblem(f"縦 {height:g} と横 {width:g} が違います。1 辺の画素数を 1 つの数で"
+                                "答えてください。")
+        return height
+    if isinstance(answer, (tuple, list, torch.Size)) and len(answer) > 2:
+        raise AnswerProblem(f"受容野の 1 辺の画素数を、数 1 つで答えてください（渡されたもの: "
+                            f"{describe(answer)}）。")
+    return number(answer, "受容野の 1 辺")
+
+
+def check_receptive_field(answer: Any) -> Problem:
+    side = _side(answer)
+    if side == 8:
         return None
-    if abs(value - (1 - expected)) < 1e-3:
-        return "それは少ないほうのクラスの割合です。多数派は訓練データで決めます。"
-    if abs(value - 0.5) < 1e-3:
-        return "0.5 は当て推量のベースラインです。いつも多いほうのクラスと答えたときを考えます。"
-    return "値が違います。多数派を訓練データで決め、テストデータの 3 と 8 の中でその割合を求めます。"
-
-
-def f1_reference(y: torch.Tensor, y_hat: torch.Tensor) -> float:
-    tp = int(((y_hat == 1) & (y == 1)).sum())
-    fp = int(((y_hat == 1) & (y == 0)).sum())
-    fn = int(((y_hat == 0) & (y == 1)).sum())
-    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
-
-
-def check_f1(f1_score: Any) -> Problem:
-    cases = [(torch.tensor([1, 1, 0, 0, 1]), torch.tensor([1, 0, 0, 1, 1])),
-             (torch.tensor([1, 1, 1, 0]), torch.tensor([1, 1, 1, 1])),
-             (torch.tensor([0, 1, 0, 1]), torch.tensor([0, 0, 0, 0]))]
-    for i, (y, y_hat) in enumerate(cases):
-        try:
-            result = call(f1_score, y, y_hat, usage="f1_score(y, y_pred)")
-        except LearnerCodeError as error:
-            if isinstance(error.original, ZeroDivisionError):  # Python の数で割ると 0 で割れずに止まる
-                return (f"y={y.tolist()}, y_pred={y_hat.tolist()} で ZeroDivisionError になりました。"
-                        + DIVIDES_BY_ZERO)
-            raise
-        value = number(result, "f1_score が返した値", allow_nan=True)
-        if i == 2:  # 「9」と 1 枚も判定しない
-            if value != value or value != 0.0:  # nan は自分自身と等しくない
-                return DIVIDES_BY_ZERO
-        elif abs(value - f1_reference(y, y_hat)) > 1e-6:
-            recall = float(((y_hat == 1) & (y == 1)).sum() / (y == 1).sum())
-            if abs(value - recall) < 1e-6:
-                return "再現率を返しています。F1 は適合率と再現率の調和平均です。"
-            return (f"y={y.tolist()}, y_pred={y_hat.tolist()} で {value:.3f} になりました。"
-                    "調和平均 2PR / (P + R) になっていますか。")
-    return None
-
-
-def check_two_logit_model(model: Any) -> Problem:
-    if not isinstance(model, nn.Module):
-        return f"nn.Module（モデル）を渡してください（渡されたもの: {describe(model)}）。"
-    count = sum(p.numel() for p in model.parameters())
-    if count > 100 * TWO_LOGIT_PARAMS:  # 大きすぎるモデルは写しを作らずに断る
-        return f"パラメータ数が {count:,} です。1 出力の CNN（105,281）の最後の層だけを変えたモデルにします。"
-    model = copy.deepcopy(model).cpu().eval()  # 学習者のモデルは GPU のまま・学習モードのままにしておく
-
-    def forward(x: torch.Tensor) -> Any:
-        with torch.no_grad():
-            return model(x)
-
-    out = run_learner_code(forward, (torch.zeros(3, 1, 28, 28),),
-                           "モデルに形 (3, 1, 28, 28) の入力を通す")
-    out = tensor(out, "モデルの出力")
-    if tuple(out.shape) != (3, 2):
-        return f"出力の形が {tuple(out.shape)} です。2 出力なら (B, 2) になるはずです。"
-    if count != TWO_LOGIT_PARAMS:
-        return (f"パラメータ数が {count:,} です。最後の層以外は 1 出力の CNN（105,281）と"
-                "同じにすると、最後の層の分だけ増えた数になるはずです。")
-    return None
+    if side == 7:
+        return ("7 は最大プーリング（nn.MaxPool2d）で測ったときの値です。最大プーリングは 2 × 2 の"
+                "区画ごとに最大の 1 画素にしか勾配を流さない（入力が全部 0 なら区画の先頭の画素）ので、"
+                "残りの画素が数えられません。問題のとおり nn.AvgPool2d(2) で測り直しましょう。")
+    if side == 5:
+        return ("5 はプーリングなしで 3 × 3 を 2 層重ねたときの値です。プーリングの後の 1 画素は、"
+                "元の画像の 2 画素分に当たります。")
+    if side == 6:
+        return "プーリングの後の 3 × 3 を元の大きさに直した分だけです。1 層目の 3 × 3 の広がりも足します。"
+    return f"{side:g} ではありません。receptive_field をまねて実際に測ってみましょう。"
 
 
 def questions() -> dict[str, Exercise]:
     return {
         "q1": Exercise(
-            "3 と 8 の多数派のクラスのベースライン", check_majority_baseline,
-            ["load_mnist(train=True).targets から 3 と 8 の枚数を数え、多いほうを多数派にします。",
-             "テストデータは 3 と 8 だけに絞ってから、多数派のクラスの割合を求めます。",
-             "keep = (test.targets == 3) | (test.targets == 8) で絞れます。"],
-            "train, test = load_mnist(train=True), load_mnist(train=False)\n"
-            "major = 3 if (train.targets == 3).sum() >= (train.targets == 8).sum() else 8\n"
-            "keep = (test.targets == 3) | (test.targets == 8)\n"
-            "baseline = (test.targets[keep] == major).float().mean().item()",
-            expects="0〜1 の割合（数 1 つ）"),
+            "畳み込みの出力の形", check_conv_shape,
+            ["出力の大きさは ⌊(H + 2P − K) / S⌋ + 1 です。",
+             "H = 28, K = 5, P = 0, S = 2 を入れます。チャンネル数は出力チャンネル数です。"],
+            "⌊(28 − 5) / 2⌋ + 1 = 12 なので (1, 8, 12, 12)\n"
+            "nn.Conv2d(1, 8, 5, stride=2)(torch.zeros(1, 1, 28, 28)).shape",
+            expects="出力の形（(バッチ, チャンネル, 高さ, 幅) の 4 つの整数のタプル）"),
+        "q2": Exercise(
+            "nn.Conv2d(32, 64, 3) のパラメータ数", count(18496, {
+                18432: "重みだけを数えています。出力チャンネルごとのバイアスも足します。",
+                288: "カーネルは入力チャンネル × 出力チャンネルの組ごとにあります。",
+                2368: "重みは C_out × C_in × K × K 個です（K は 2 乗します）。"}),
+            ["重みの形は (C_out, C_in, K, K)、バイアスは C_out 個です。",
+             "64 × 32 × 3 × 3 + 64 を計算します。"],
+            "64 × 32 × 3 × 3 + 64 = 18496",
+            expects="パラメータの数（整数 1 つ）"),
         "q3": Exercise(
-            "F1 値", check_f1,
-            ["F1 値は適合率 P と再現率 R の調和平均 2PR / (P + R) です。",
-             "TP・FP・FN で書くと 2TP / (2TP + FP + FN) になります。",
-             "TP が 0 のときは 0 を返します（0 で割らないように）。"],
-            "def f1_score(y, y_pred):\n    tp = int(((y_pred == 1) & (y == 1)).sum())\n"
-            "    fp = int(((y_pred == 1) & (y == 0)).sum())\n"
-            "    fn = int(((y_pred == 0) & (y == 1)).sum())\n"
-            "    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)",
-            expects="関数 f1_score そのもの（かっこなし）"),
-        "q5": Exercise(
-            "2 出力 + ソフトマックスの CNN", check_two_logit_model,
-            ["make_cnn の最後の nn.Linear(64, 1) を nn.Linear(64, 2) にし、nn.Flatten(0) を外します。",
-             "パラメータは最後の層の 64 + 1 = 65 個だけ増えます。"],
-            "two = nn.Sequential(*list(make_cnn())[:-2], nn.Linear(64, 2)).to(device)\n"
-            "two_history = fit(two, train_loader, val_loader, nn.CrossEntropyLoss(), "
-            "torch.optim.Adam(two.parameters(), lr=1e-3), 40, device)\n"
-            "# 1 出力の CNN と、検証正解率 two_history['val_acc'] で比べる",
-            expects="2 出力の CNN（nn.Module）"),
+            "プーリングをはさんだ 2 層の受容野", check_receptive_field,
+            ["receptive_field と同じく、出力の中央の 1 画素を入力で微分し、勾配が 0 でない範囲を数えます。",
+             "最大プーリングは勾配を 1 画素にしか流さないので、範囲を測るときは nn.AvgPool2d(2) を使います。",
+             "プーリングの後の 3 × 3 は元の画像の 6 × 6 に当たります。そこに 1 層目の 3 × 3 が加わります。"],
+            "8（8 × 8）: プーリング後の 3 × 3 が元の 6 × 6 に当たり、1 層目の 3 × 3 が両側へ 1 画素ずつ広げる。\n"
+            "layers = [nn.Conv2d(1, 1, 3, padding=1, bias=False), nn.AvgPool2d(2),\n"
+            "          nn.Conv2d(1, 1, 3, padding=1, bias=False)]\n"
+            "for layer in layers[::2]:\n"
+            "    nn.init.constant_(layer.weight, 1.0)\n"
+            "x = torch.zeros(1, 1, 16, 16, requires_grad=True)\n"
+            "nn.Sequential(*layers)(x)[0, 0, 4, 4].backward()  # 出力 8 × 8 の中央付近の 1 画素\n"
+            "print((x.grad[0, 0] != 0).any(0).sum().item())  # 8\n"
+            "nn.MaxPool2d(2) で測ると 7 になる: 最大プーリングは区画の 1 画素にしか勾配を流さないため。",
+            expects="受容野の 1 辺の画素数（整数 1 つ）"),
     }

@@ -1,5 +1,5 @@
-"""06 事前学習済みモデル（notebooks/06_pretrained_models.ipynb）の演習: 前処理の大きさ、重みの大きさ、
-ロジットから top-k（q4 以降は実験なので、ノートブックの解答例で確かめる）。"""
+"""06 Vision Transformer（notebooks/06_vision_transformer.ipynb）の演習: トークン数、自己注意層の
+パラメータ数、画像をパッチに切る関数（q4 以降は実験なので、ノートブックの解答例で確かめる）。"""
 
 from __future__ import annotations
 
@@ -7,74 +7,55 @@ from typing import Any
 
 import torch
 
-from .core import Exercise, Problem, call, count, describe, number, tensor
-
-VIT_B16_PARAMS = 86_567_656  # timm の vit_base_patch16_224 のパラメータ数
+from .core import Exercise, Problem, call, count, tensor
 
 
-def check_vit_fp16_mb(answer: Any) -> Problem:
-    value = number(answer, "重みの大きさ（MB）")
-    expected = VIT_B16_PARAMS * 2 / 1e6
-    if abs(value - expected) <= 0.1:
-        return None
-    if abs(value - VIT_B16_PARAMS * 4 / 1e6) <= 0.1:
-        return "それは float32（1 個 4 バイト）の大きさです。float16 は 1 個 2 バイトです。"
-    if abs(value - VIT_B16_PARAMS * 2 / 2**20) <= 0.1:
-        return "2²⁰ バイトで割っています（MiB）。ここでは 1 MB = 10⁶ バイトで答えます。"
-    if abs(value - VIT_B16_PARAMS / 1e6) <= 0.1:
-        return "それはパラメータ数（百万単位）です。1 個あたりのバイト数を掛けます。"
-    return f"{value:g} MB ではありません。パラメータ数 × 2 バイト ÷ 10⁶ です。"
-
-
-def check_top_k_from_logits(function: Any) -> Problem:
-    generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(3, 1000, generator=generator) * 3
-    expected = torch.softmax(logits, dim=1).topk(5, dim=1)
-    result = call(function, logits, 5, usage="top_k_from_logits(logits, k)")
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        return f"(確率, クラス番号) の 2 つを返してください（返されたもの: {describe(result)}）。"
-    probs, indices = tensor(result[0], "返された確率"), tensor(result[1], "返されたクラス番号")
-    if probs.shape != (3, 5) or indices.shape != (3, 5):
-        return (f"形が {tuple(probs.shape)} と {tuple(indices.shape)} です。"
-                "3 枚・k = 5 なら、どちらも (3, 5) のはずです。")
-    raw = logits.topk(5, dim=1)
-    if torch.equal(indices, raw.indices.float()) and torch.allclose(probs, raw.values):
-        return "ロジットの値をそのまま返しています。ソフトマックスで確率にしてから選びます。"
-    if not torch.equal(indices, expected.indices.float()):
-        if torch.equal(indices, torch.softmax(logits, dim=0).topk(5, dim=1).indices.float()):
-            return "ソフトマックスを画像の方向（dim=0）にかけています。クラスの方向（dim=1）にかけます。"
-        return "クラス番号が違います。確率の高い順に 5 つ選べているか確かめてください。"
-    if not torch.allclose(probs, expected.values, atol=1e-5):
-        if torch.allclose(probs, expected.values * 100, atol=1e-3):
-            return "% にしています。0〜1 の確率のまま返してください。"
-        return "番号は合っていますが、確率が違います。ソフトマックスを 1,000 クラスの方向にかけます。"
+def check_patchify(patchify: Any) -> Problem:
+    X = torch.arange(2 * 28 * 28, dtype=torch.float32).reshape(2, 1, 28, 28)
+    for p in (7, 4):
+        expected = X.unfold(2, p, p).unfold(3, p, p).reshape(2, (28 // p) ** 2, p * p)
+        patches = tensor(call(patchify, X, p, usage="patchify(X, p)"), "patchify が返した値")
+        if patches.shape != expected.shape:
+            return (f"パッチの大きさ {p} で形が {tuple(patches.shape)} です。"
+                    f"(バッチ, パッチの数, 1 パッチの画素数) = {tuple(expected.shape)} のはずです。")
+        if not torch.equal(patches, expected):
+            if torch.equal(patches, X.reshape(2, -1).reshape(expected.shape)):
+                return ("形は合っていますが、画素を前から順に区切っているだけです。"
+                        "1 つのパッチは縦横 p × p の正方形です。")
+            return (f"パッチの大きさ {p} で中身が違います。パッチは左上から右へ、"
+                    "行ごとに並べ、1 パッチの中も行ごとに並べます。")
     return None
 
 
 def questions() -> dict[str, Exercise]:
     return {
         "q1": Exercise(
-            "ConvNeXt-T の前処理で短い辺をそろえる大きさ", count(256, {
-                224: "224 は切り抜いた後の大きさです。切り抜く前は、それより大きくします。",
-                196: "224 × 0.875 を計算しています。224 を crop_pct で割ります。",
-                255: "224 / 0.875 = 256 です（割り切れます）。",
-                257: "224 / 0.875 = 256 です（割り切れます）。"}),
-            ["crop_pct は、そろえた短い辺のうち、切り抜いて残す割合です。",
-             "短い辺 = 入力の大きさ ÷ crop_pct を、小数点以下を切り捨てて整数にします。"],
-            "224 / 0.875 = 256。print(transforms[\"ConvNeXt-T\"]) の Resize(size=256) で確かめられます。",
-            expects="短い辺の画素数（整数 1 つ）"),
+            "パッチの大きさ 4 のトークン数", count(50, {
+                49: "パッチの数は合っています。[CLS] トークンも 1 つ足します。",
+                16: "それはパッチの大きさ 7 のときのパッチの数です。",
+                17: "それはパッチの大きさ 7 のときのトークン数です。",
+                7: "28 / 4 = 7 は 1 辺のパッチの数です。縦と横を掛けます。",
+                8: "1 辺のパッチの数に [CLS] を足しています。パッチの数は縦 × 横です。"}),
+            ["1 辺に並ぶパッチの数は 28 / パッチの大きさ です。",
+             "パッチの数は縦 × 横、そこに [CLS] トークンを 1 つ足します。"],
+            "(28 / 4) × (28 / 4) + 1 = 49 + 1 = 50",
+            expects="トークンの数（整数 1 つ）"),
         "q2": Exercise(
-            "ViT-B/16 の重みの大きさ（float16）", check_vit_fp16_mb,
-            ["ViT-B/16 のパラメータ数は 86,567,656 個です。",
-             "float16 は 1 個 2 バイトです。バイト数を 10⁶ で割ると MB です。"],
-            "86,567,656 × 2 / 10⁶ ≈ 173.1 MB（float32 なら 346.3 MB）",
-            expects="MB の数（数 1 つ）"),
+            "自己注意層（dim 64）のパラメータ数", count(16640, {
+                12480: "Q・K・V を作る層だけを数えています。最後の出力の線形層も足します。",
+                16384: "重みだけを数えています。バイアスも足します。",
+                4160: "出力の線形層だけです。Q・K・V を作る層（出力 3 × 64）も足します。",
+                12288: "Q・K・V の重みだけです。バイアスと出力の線形層も足します。"}),
+            ["SelfAttention は qkv = nn.Linear(64, 3 × 64) と proj = nn.Linear(64, 64) を持ちます。",
+             "nn.Linear(a, b) のパラメータは a × b + b 個です。ヘッドの数は関係ありません。"],
+            "(64 × 192 + 192) + (64 × 64 + 64) = 12480 + 4160 = 16640",
+            expects="パラメータの数（整数 1 つ）"),
         "q3": Exercise(
-            "ロジットから top-k", check_top_k_from_logits,
-            ["まず torch.softmax(logits, dim=1) で、画像ごとに 1,000 クラスの確率にします。",
-             "テンソルの .topk(k, dim=1) は、値の大きい順に (値, 番号) を返します。"],
-            "def top_k_from_logits(logits, k):\n"
-            "    top = torch.softmax(logits, dim=1).topk(k, dim=1)\n"
-            "    return top.values, top.indices",
-            expects="関数 top_k_from_logits そのもの（かっこなし）"),
+            "画像をパッチに切る関数", check_patchify,
+            ["X.unfold(2, p, p) は高さの方向に、大きさ p・間隔 p の窓を切り出します。",
+             "X.unfold(2, p, p).unfold(3, p, p) の形は (B, 1, 28/p, 28/p, p, p) です。",
+             "最後に reshape(B, (28 // p) ** 2, p * p) で (B, パッチの数, 画素数) にします。"],
+            "def patchify(X, p):\n    B = len(X)\n"
+            "    return X.unfold(2, p, p).unfold(3, p, p).reshape(B, (28 // p) ** 2, p * p)",
+            expects="関数 patchify そのもの（かっこなし）"),
     }

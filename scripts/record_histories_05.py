@@ -1,10 +1,10 @@
-"""04 を通常モード（本物の MNIST）で実行し、実験ごとの学習の記録を tests/fixtures/ に保存する。
+"""05 を通常モード（本物の MNIST）で実行し、実験ごとの学習の記録を tests/fixtures/ に保存する。
 
-tests/test_diagnosis.py は、この記録（04 の実際の失敗と修正の曲線）で diagnose の判定を確かめる。
-04 の実験を変えたら、このスクリプトで記録を作り直し、判定が本文と合っているかを確かめる。
+tests/test_diagnosis.py は、この記録（05 の実際の失敗と修正の曲線）で diagnose の判定を確かめる。
+05 の実験を変えたら、このスクリプトで記録を作り直し、判定が本文と合っているかを確かめる。
 
 使い方（リポジトリの一番上で）:
-    COURSE_DATA_DIR=../shared/data .venv/bin/python scripts/record_histories_04.py
+    COURSE_DATA_DIR=../shared/data .venv/bin/python scripts/record_histories_05.py
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from nbclient import NotebookClient
 from course_utils.setup import is_quick
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "04_four_vs_nine.ipynb"
-OUTPUT = ROOT / "tests" / "fixtures" / "histories_04.json"
+NOTEBOOK = ROOT / "notebooks" / "05_four_vs_nine.ipynb"
+OUTPUT = ROOT / "tests" / "fixtures" / "histories_05.json"
 KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 # ノートブックの最後に足して実行するセル（ノートブック自体は変えない）
