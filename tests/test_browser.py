@@ -3,6 +3,9 @@
 05: エラーの出力がないこと、ipywidgets の部品が描かれたこと、図が描かれたこと、日本語フォントが
 登録されたことを、ページの中身で確かめる。08 の OwnClassesTrainer: 写真を選び、クラス名を入れ、
 「学習する」を押し、新しい写真の分類の結果が出ることを、学習者と同じ操作で確かめる。
+04・06 の DigitPad: マウスで数字を描き、予測のクラスが出ることと「消す」を確かめる。
+07 の CameraCapture: Chromium の偽のカメラ（--use-fake-device-for-media-stream）で撮影して画像が
+分類の関数に届くこと、カメラがないときに日本語の理由と代わりの方法が出ることを確かめる。
 JupyterLab とブラウザは 2 つのテストで共用する。画面の写しを build/browser/ に残す。
 Chromium（Debian の chromium）と playwright は .ci/run が入れる。CI でそれがなければ失敗にする。
 """
@@ -24,6 +27,8 @@ from conftest import ROOT
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NOTEBOOK = "05_four_vs_nine.ipynb"
 OWN_CLASSES = "own_classes_check.ipynb"  # テストがその場で作る、モデルを使わない小さなノートブック
+DIGITS = "digit_pad_check.ipynb"  # 同じく、クラスごとの平均の画像と比べるだけの予測で DigitPad を出す
+CAMERA = "camera_check.ipynb"  # 同じく、受け取った画像の大きさを表示するだけの CameraCapture
 ARTEFACTS = ROOT / "build" / "browser"
 
 
@@ -88,6 +93,47 @@ OwnClassesTrainer(train, classify, min_photos=2)"""
                    path)
 
 
+def _write_notebook(path: Path, code: str) -> None:
+    import nbformat
+
+    kernel = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)], metadata=kernel),
+                   path)
+
+
+DIGITS_CODE = """\
+import numpy as np
+from course_utils.data import load_mnist
+from course_utils.live import DigitPad, prepare_like_mnist, prepare_raw
+
+train = load_mnist(train=True)  # クイックモードの 5,000 枚
+images = train.data.numpy().reshape(-1, 784) / 255
+labels = train.targets.numpy()
+centroids = np.stack([images[labels == k].mean(0) for k in range(10)])  # クラスごとの平均の画像
+centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+
+
+def predict(batch):
+    x = np.asarray(batch).reshape(len(batch), 784)
+    similarity = x @ centroids.T / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-8)
+    e = np.exp(20 * (similarity - similarity.max(1, keepdims=True)))
+    return e / e.sum(1, keepdims=True)
+
+
+DigitPad(predict, {"MNIST と同じ前処理": prepare_like_mnist, "そのまま縮小": prepare_raw}, save_path=None)"""
+
+CAMERA_CODE = """\
+import numpy as np
+from course_utils.live import CameraCapture
+
+
+def classify(image, name):
+    print(f"分類の関数が受け取った画像: {image.width}×{image.height}、明るさの平均 {np.asarray(image).mean():.0f}")
+
+
+CameraCapture(classify)"""
+
+
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
     """ノートブックを置いた一時フォルダで JupyterLab を起動し、ノートブックの名前から URL を作る関数を返す。"""
@@ -97,6 +143,8 @@ def jupyterlab(tmp_path_factory):
     work.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)  # 元のノートブックは書き換えない
     _own_classes_notebook(work / OWN_CLASSES)
+    _write_notebook(work / DIGITS, DIGITS_CODE)
+    _write_notebook(work / CAMERA, CAMERA_CODE)
     _settings(tmp_path / "settings")
     port, token = _free_port(), "course-browser-test"
     server = subprocess.Popen(
@@ -142,19 +190,27 @@ def _run_all_cells(page, tries=5):
 
 
 @pytest.fixture(scope="module")
-def chromium(jupyterlab):
-    """ヘッドレスの Chromium（2 つのテストで共用する）。"""
+def playwright(jupyterlab):
+    """Playwright（同期版は 1 つしか動かせないので、2 つの Chromium で共用する）。"""
     from playwright.sync_api import sync_playwright
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield p
+
+
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright):
+    """ヘッドレスの Chromium（カメラなし。テストの間で共用する）。"""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def _open_and_run(page, url: str, timeout: int) -> None:
@@ -250,4 +306,83 @@ def test_own_classes_trainer_learns_and_classifies_in_the_browser(jupyterlab, ch
         assert errors.count() == 0, errors.first.inner_text()
     finally:
         page.screenshot(path=str(ARTEFACTS / "08_own_classes.png"))
+        page.close()
+
+
+def test_digit_pad_predicts_a_digit_drawn_with_the_mouse(jupyterlab, chromium):
+    """04・06 の部品: 枠の中央に縦の線（1）をマウスで描くと、予測「1」と 28×28 の画像が出る。「消す」で戻る。"""
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        _open_and_run(page, jupyterlab(DIGITS), timeout=60_000)
+        canvas = page.locator("canvas.course-digit-canvas")
+        canvas.wait_for(timeout=30_000)
+        page.get_by_text("左の黒い枠に、マウスか指で数字を 1 つ描いてください").wait_for(timeout=20_000)
+        preview = page.locator(".widget-image img, img.widget-image").first
+        before = preview.get_attribute("src")
+        box = canvas.bounding_box()
+        x = box["x"] + box["width"] * 0.5
+        page.mouse.move(x, box["y"] + box["height"] * 0.15)
+        page.mouse.down()
+        page.mouse.move(x + 4, box["y"] + box["height"] * 0.85, steps=25)
+        page.mouse.up()
+        predicted = """() => [...document.querySelectorAll('.course-prob-row')]
+            .filter(d => d.textContent.includes('← 予測')).map(d => d.textContent.trim()[0])"""
+        page.wait_for_function(f"() => ({predicted})().length > 0", timeout=20_000)
+        assert page.evaluate(predicted) == ["1"]
+        assert preview.get_attribute("src") != before  # モデルが見る 28×28 の画像が描き直された
+        page.screenshot(path=str(ARTEFACTS / "04_digit_pad.png"))
+        page.get_by_role("button", name="消す").click()
+        page.get_by_text("左の黒い枠に、マウスか指で数字を 1 つ描いてください").wait_for(timeout=20_000)
+        errors = _error_outputs(page)
+        assert errors.count() == 0, errors.first.inner_text()
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def chromium_with_camera(playwright):
+    """偽のカメラ（動く模様の映像）を持ち、カメラの許可を自動で与える Chromium。"""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS + [
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def test_camera_frame_reaches_the_classifier(jupyterlab, chromium_with_camera):
+    page = chromium_with_camera.new_page(viewport={"width": 1200, "height": 900})
+    try:
+        _open_and_run(page, jupyterlab(CAMERA), timeout=60_000)
+        page.get_by_role("button", name="カメラを起動").click()
+        shoot = page.get_by_role("button", name="撮影")
+        page.wait_for_function("""() => [...document.querySelectorAll('.course-camera button')]
+            .some(b => b.textContent === '撮影' && !b.disabled)""", timeout=20_000)
+        page.wait_for_function("() => document.querySelector('.course-camera video').videoWidth > 0",
+                               timeout=20_000)
+        shoot.click()
+        page.get_by_text(re.compile(r"受け取った画像: カメラの写真 1 枚目（\d+×\d+）")).wait_for(timeout=20_000)
+        page.get_by_text(re.compile(r"分類の関数が受け取った画像: \d+×\d+")).wait_for(timeout=20_000)
+        page.screenshot(path=str(ARTEFACTS / "07_camera.png"))
+        page.get_by_role("button", name="カメラを止める").click()
+        errors = _error_outputs(page)
+        assert errors.count() == 0, errors.first.inner_text()
+    finally:
+        page.close()
+
+
+def test_without_a_camera_the_learner_gets_a_japanese_reason(jupyterlab, chromium):
+    """偽のカメラの設定のない Chromium（カメラがない端末と同じ）では、理由と代わりの方法が出る。
+
+    許可しなかったとき（NotAllowedError）などの文は、tests/test_live.py がエラー名ごとに確かめる。
+    """
+    page = chromium.new_page(viewport={"width": 1200, "height": 900})
+    try:
+        _open_and_run(page, jupyterlab(CAMERA), timeout=60_000)
+        page.get_by_role("button", name="カメラを起動").click()
+        message = page.get_by_text(re.compile(r"✗ カメラ.*「写真を選ぶ」から"))
+        message.wait_for(timeout=20_000)
+        assert re.search(r"許可されませんでした|見つかりませんでした|開けませんでした", message.inner_text())
+        page.screenshot(path=str(ARTEFACTS / "07_camera_denied.png"))
+    finally:
         page.close()

@@ -1,0 +1,236 @@
+"""描く枠（DigitPad）とカメラ（CameraCapture）の Python の側を、ブラウザなしで確かめる。
+
+ブラウザの側（線を引く、カメラの映像を撮る）は tests/test_browser.py が本物の Chromium で確かめる。
+04 の前処理 prepare_mnist は、ノートブックのセルを実行して、MNIST の作り方どおりかを確かめる。
+"""
+
+import base64
+import io
+import json
+
+import nbformat
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+from course_utils import live
+
+
+# --- 線 → 画像 --------------------------------------------------------------------------------
+
+def test_render_strokes_draws_a_round_line_of_the_canvas_width():
+    image = live.render_strokes([[[40, 140], [240, 140]]])
+    assert image.shape == (280, 280) and image.dtype == np.float32
+    assert image[140, 40:241].min() == 1.0  # 線の上はインク
+    column = image[:, 140]
+    assert abs(column.sum() - live.LINE_WIDTH) <= 2  # 太さ 18 画素ほど
+    assert image[140, 40 - live.LINE_WIDTH // 2 + 1] > 0  # 端は丸い（始点の左にもはみ出す）
+    assert image[:100].max() == 0 and image[180:].max() == 0
+
+
+def test_a_single_point_is_a_dot_and_nothing_is_empty():
+    dot = live.render_strokes([[[100, 100]]])
+    assert dot[100, 100] == 1.0 and 0 < dot.sum() < 400
+    assert live.render_strokes([]).max() == 0
+
+
+@pytest.mark.parametrize("bad, message", [(5, "リストで渡して"), ([[1, 2, 3]], "1 本目の線"),
+                                          ([[[1, 2]], "ab"], "2 本目の線")])
+def test_check_strokes_explains_a_wrong_shape(bad, message):
+    with pytest.raises(ValueError, match=message):
+        live.check_strokes(bad)
+
+
+def test_shipped_drawn_digits():
+    digits = live.load_drawn_digits()
+    assert len(digits) == 200
+    assert sorted(np.bincount([label for _, label in digits]).tolist()) == [20] * 10
+    for strokes, _ in digits:
+        points = np.array([p for stroke in strokes for p in stroke])
+        assert points.min() >= 0 and points.max() <= live.CANVAS_SIZE
+    about = json.loads((ROOT / "course_utils" / live.DRAWN_DIGITS_FILE).read_text())["about"]
+    assert "人が描いたものではない" in about
+
+
+# --- 04 の前処理（ノートブックのセル） -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cnn_notebook():
+    nb = nbformat.read(ROOT / "notebooks" / "04_cnn.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("def prepare_raw("))
+    namespace = {"np": np, "Image": Image}
+    exec(compile(cell.source.split("\n\n\ndef predict_digits(")[0], "04_cnn.ipynb", "exec"), namespace)
+    return namespace
+
+
+def _centre_of_mass(image):
+    ys, xs = np.indices(image.shape)
+    return (ys * image).sum() / image.sum(), (xs * image).sum() / image.sum()
+
+
+@pytest.mark.parametrize("box", [(10, 20, 30, 40), (200, 230, 220, 275), (0, 280, 130, 150),
+                                 (120, 140, 0, 280)])
+def test_prepare_mnist_fits_20_pixels_and_centres_the_mass(cnn_notebook, box):
+    """どこにどんな大きさで描いても、長い辺が 20 画素になり、重心が 28×28 の中央に来る（MNIST の作り方）。"""
+    top, bottom, left, right = box
+    image = np.zeros((280, 280), dtype=np.float32)
+    image[top:bottom, left:right] = 1.0
+    out = cnn_notebook["prepare_mnist"](image)
+    assert out.shape == (28, 28) and out.min() >= 0 and out.max() <= 1
+    rows, cols = np.nonzero(out > 0.05)
+    assert max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == 20
+    cy, cx = _centre_of_mass(out)
+    assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5
+
+
+def test_prepare_mnist_keeps_the_aspect_ratio_and_makes_grey(cnn_notebook):
+    image = np.zeros((280, 280), dtype=np.float32)
+    image[50:250, 100:150] = 1.0  # 縦 200、横 50（4:1）
+    out = cnn_notebook["prepare_mnist"](image)
+    rows, cols = np.nonzero(out > 0.05)
+    assert rows.max() - rows.min() + 1 == 20 and cols.max() - cols.min() + 1 == 5
+    line = live.render_strokes([[[60, 60], [220, 230]]])  # 斜めの線は縮めると灰色の画素が生まれる
+    prepared = cnn_notebook["prepare_mnist"](line)
+    assert ((prepared > 0.1) & (prepared < 0.9)).sum() > 5
+
+
+def test_prepare_raw_is_the_block_mean(cnn_notebook):
+    image = np.zeros((280, 280), dtype=np.float32)
+    image[:10, :10] = 1.0
+    image[270:, 275:] = 1.0
+    out = cnn_notebook["prepare_raw"](image)
+    assert out.shape == (28, 28) and out[0, 0] == 1.0 and out[27, 27] == 0.5
+    assert cnn_notebook["prepare_mnist"](np.zeros((280, 280), np.float32)).max() == 0
+
+
+def test_the_module_copies_match_the_notebooks_functions(cnn_notebook):
+    """06 が使う course_utils.live の前処理は、04 のノートブックに書いたものと同じ結果になる。"""
+    for strokes, _ in live.load_drawn_digits()[:60]:
+        image = live.render_strokes(strokes)
+        assert np.array_equal(live.prepare_like_mnist(image), cnn_notebook["prepare_mnist"](image))
+        assert np.array_equal(live.prepare_raw(image), cnn_notebook["prepare_raw"](image))
+
+
+# --- DigitPad -----------------------------------------------------------------------------------
+
+def _by_position(images):
+    """インクの重心が左半分なら 0、右半分なら 1 と答える、予測の関数の代わり。"""
+    out = np.zeros((len(images), 10))
+    for k, image in enumerate(np.asarray(images)[:, 0]):
+        right = image[:, 14:].sum() > image[:, :14].sum()
+        out[k, int(right)] = 0.9
+        out[k, 2:] = 0.1 / 8
+    return out
+
+
+PREPARATIONS = {"そのまま": lambda image: image.reshape(28, 10, 28, 10).mean(axis=(1, 3)),
+                "左右反転": lambda image: image.reshape(28, 10, 28, 10).mean(axis=(1, 3))[:, ::-1]}
+
+
+def test_drawing_updates_the_preview_and_the_bars():
+    pad = live.DigitPad(_by_position, PREPARATIONS, save_path=None)
+    assert pad.probabilities is None and "描いてください" in pad.bars.value
+    empty_preview = pad.preview.value
+    pad.draw([[[230, 60], [230, 220]]])  # 右側の縦線
+    assert pad.probabilities.argmax() == 1 and pad.preview.value != empty_preview
+    assert pad.image28[:, 14:].sum() > 0 and pad.image28[:, :14].sum() == 0
+    assert "<b>← 予測</b></div>" in pad.bars.value.split("<div")[2]  # 「1」の行に印
+    pad.choice.value = "左右反転"  # 前処理を替えると、同じ線で予測が変わる
+    assert pad.probabilities.argmax() == 0
+    pad.clear()
+    assert pad.strokes == [] and pad.probabilities is None and pad.image28.max() == 0
+
+
+def test_strokes_from_the_browser_arrive_as_lists():
+    """ブラウザは線を引き終えるたびに strokes を送る（ここでは traitlets の変更で同じことをする）。"""
+    pad = live.DigitPad(_by_position, PREPARATIONS, save_path=None)
+    pad.canvas.strokes = [[[40, 40], [45, 200]], [[60, 50]]]
+    assert pad.probabilities.argmax() == 0
+
+
+def test_errors_in_the_notebooks_functions_are_shown_in_japanese(capsys):
+    def broken(images):
+        raise RuntimeError("形が合いません")
+
+    pad = live.DigitPad(broken, PREPARATIONS, save_path=None)
+    pad.draw([[[100, 100], [150, 150]]])
+    assert "予測の関数でエラーになりました: RuntimeError: 形が合いません" in pad.message.value
+    pad = live.DigitPad(_by_position, {"小さい": lambda image: np.zeros((14, 14))}, save_path=None)
+    pad.draw([[[100, 100], [150, 150]]])
+    assert "(28, 28) を返してください" in pad.message.value
+    pad = live.DigitPad(lambda images: np.ones((1, 3)), PREPARATIONS, save_path=None)
+    pad.draw([[[100, 100], [150, 150]]])
+    assert "10 個のはずです" in pad.message.value
+    capsys.readouterr()
+    with pytest.raises(ValueError, match="前処理の関数を 1 つ以上"):
+        live.DigitPad(_by_position, {})
+
+
+def test_saving_an_example(tmp_path):
+    path = tmp_path / "mine.json"
+    pad = live.DigitPad(_by_position, PREPARATIONS, save_path=path)
+    assert not pad.save() and "まだ何も描かれていません" in pad.message.value
+    pad.draw([[[50, 50], [60, 200]]])
+    assert not pad.save() and "「正解:」" in pad.message.value
+    pad.label.value = 1
+    assert pad.save() and "1 個目の例として保存しました" in pad.message.value
+    saved = json.loads(path.read_text())["digits"]
+    assert saved == [{"label": 1, "strokes": [[[50.0, 50.0], [60.0, 200.0]]]}]
+    pad.save_path = tmp_path / "no" / "such" / "folder.json"
+    assert pad.save() and "には書けませんでした" in pad.message.value and len(pad.saved) == 2
+
+
+# --- カメラ -------------------------------------------------------------------------------------
+
+def _data_url(size=(64, 48), colour=(200, 30, 30)):
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_photo_from_the_camera_reaches_classify():
+    seen = []
+    camera = live.CameraCapture(lambda image, name: seen.append((image.size, name)))
+    camera.view.shots = 1
+    camera.view.photo = _data_url()  # ブラウザが「撮影」で送るのと同じ
+    assert seen == [((64, 48), "カメラの写真 1 枚目（64×48）")]
+
+
+@pytest.mark.parametrize("bad", ["", "hello", "data:image/jpeg;base64,!!!", "data:image/jpeg;base64,AAAA",
+                                 "data:text/plain;base64,aGk="])
+def test_a_broken_photo_is_explained(bad):
+    with pytest.raises(ValueError, match="カメラから"):
+        live.decode_photo(bad)
+
+
+def test_a_failing_classify_is_reported_and_the_widget_survives(capsys):
+    def broken(image, name):
+        raise KeyError("x")
+
+    camera = live.CameraCapture(broken)
+    assert not camera.take(_data_url())
+    assert "✗ 分類の関数でエラーになりました" in capsys.readouterr().out
+    camera.classify = lambda image, name: print(f"分類しました: {name}")
+    assert camera.take(_data_url())  # 部品はそのまま使える
+    assert "分類しました: カメラの写真" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("error, expected", [
+    ("NotAllowedError: Permission denied", "許可されませんでした"),
+    ("NotFoundError: Requested device not found", "カメラが見つかりませんでした"),
+    ("NotReadableError: Could not start video source", "ほかのアプリ"),
+    ("SecurityError: ", "https か localhost"),
+    ("unsupported: ", "対応していません"),
+    ("AbortError: something", "ブラウザの知らせ: AbortError: something")])
+def test_camera_errors_become_japanese_with_the_upload_instead(error, expected):
+    message = live.camera_error_message(error)
+    assert expected in message and live.UPLOAD_INSTEAD in message and message.startswith("✗")
+
+
+def test_an_error_from_the_browser_is_shown_in_the_output(capsys):
+    """カーネルの外では Output の中身は標準出力に出る（ノートブックでは部品の下の欄に出る）。"""
+    camera = live.CameraCapture(lambda image, name: None)
+    camera.view.error = "NotAllowedError: Permission denied"
+    shown = capsys.readouterr().out
+    assert "許可されませんでした" in shown and "写真を選ぶ" in shown
