@@ -420,6 +420,7 @@ class CameraCapture:
 
     def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
         self.classify = classify
+        self.received = 0  # 受け取った写真の枚数（名前に使う）
         self.view = CameraView()
         self.output = widgets.Output()
         self.view.observe(self._on_photo, names="photo")
@@ -432,7 +433,8 @@ class CameraCapture:
         except ValueError as error:
             print(f"✗ {error}")
             return False
-        name = f"カメラの写真 {self.view.shots} 枚目（{image.width}×{image.height}）"
+        self.received += 1
+        name = f"カメラの写真 {self.received} 枚目（{image.width}×{image.height}）"
         print(f"受け取った画像: {name}")
         try:
             self.classify(image, name)

@@ -192,9 +192,9 @@ def _data_url(size=(64, 48), colour=(200, 30, 30)):
 def test_a_photo_from_the_camera_reaches_classify():
     seen = []
     camera = live.CameraCapture(lambda image, name: seen.append((image.size, name)))
-    camera.view.shots = 1
     camera.view.photo = _data_url()  # ブラウザが「撮影」で送るのと同じ
-    assert seen == [((64, 48), "カメラの写真 1 枚目（64×48）")]
+    camera.view.photo = _data_url(size=(32, 24))
+    assert seen == [((64, 48), "カメラの写真 1 枚目（64×48）"), ((32, 24), "カメラの写真 2 枚目（32×24）")]
 
 
 @pytest.mark.parametrize("bad", ["", "hello", "data:image/jpeg;base64,!!!", "data:image/jpeg;base64,AAAA",
