@@ -78,25 +78,30 @@ class DigitCanvas(anywidget.AnyWidget):
         const y = Math.round((event.clientY - box.top) * size / box.height);
         return [Math.min(Math.max(x, 0), size), Math.min(Math.max(y, 0), size)];
       }
+      let pointer = null;  // 描いている指（ペン、マウス）の番号。2 本目の指や右ボタンは無視する
       canvas.addEventListener("pointerdown", (event) => {
+        if (!event.isPrimary || event.button !== 0 || current) return;
+        pointer = event.pointerId;
         canvas.setPointerCapture(event.pointerId);
         current = [point(event)];
         strokes.push(current);
         redraw();
       });
       canvas.addEventListener("pointermove", (event) => {
-        if (!current) return;
+        if (!current || event.pointerId !== pointer) return;
         current.push(point(event));
         redraw();
       });
-      const finish = () => {
-        if (!current) return;
+      const finish = (event) => {
+        if (!current || event.pointerId !== pointer) return;
         current = null;
+        pointer = null;
         model.set("strokes", strokes.map((stroke) => stroke.map((p) => [p[0], p[1]])));
         model.save_changes();
       };
       canvas.addEventListener("pointerup", finish);
       canvas.addEventListener("pointercancel", finish);
+      canvas.addEventListener("lostpointercapture", finish);
       model.on("change:strokes", () => {
         strokes = model.get("strokes").map((stroke) => stroke.map((p) => [p[0], p[1]]));
         redraw();
@@ -143,11 +148,28 @@ def check_strokes(strokes) -> Strokes:
     return result
 
 
-def load_drawn_digits() -> list[tuple[Strokes, int]]:
-    """講座に同梱した、描いた数字の線とラベルの組のリスト（作り方は scripts/make_drawn_digits.py）。"""
-    with resources.files("course_utils").joinpath(DRAWN_DIGITS_FILE).open("r", encoding="utf-8") as f:
-        data = json.load(f)
-    return [(item["strokes"], int(item["label"])) for item in data["digits"]]
+def load_drawn_digits(path: str | Path | None = None) -> list[tuple[Strokes, int]]:
+    """描いた数字の線とラベルの組のリスト。
+
+    path を省くと講座に同梱したもの（作り方は scripts/make_drawn_digits.py）、渡すと DigitPad の
+    「例として保存」で書いたファイルを読む。
+    """
+    if path is None:
+        with resources.files("course_utils").joinpath(DRAWN_DIGITS_FILE).open("r", encoding="utf-8") as f:
+            data = json.load(f)
+    else:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path} が見つかりません。DigitPad の「例として保存」で作ったファイルの"
+                                    "名前を確かめてください。") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError(f"{path} は描いた数字のファイル（JSON）として読めません。") from None
+    try:
+        return [(check_strokes(item["strokes"]), int(item["label"])) for item in data["digits"]]
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{path or DRAWN_DIGITS_FILE} の中身が、描いた数字のファイルの形"
+                         "（{\"digits\": [{\"label\": 数, \"strokes\": [...]}, ...]}）ではありません。") from None
 
 
 def prepare_raw(image: np.ndarray) -> np.ndarray:
@@ -214,7 +236,7 @@ class DigitPad:
         self.predict = predict
         self.preparations = dict(preparations)
         self.save_path = Path(save_path) if save_path else None
-        self.saved: list[dict] = []
+        self.saved: list[dict] = []  # この部品で保存した例
         self.canvas = DigitCanvas()
         self.choice = widgets.ToggleButtons(options=list(self.preparations),
                                             description="前処理:")
@@ -282,16 +304,27 @@ class DigitPad:
         if self.label.value is None:
             self.message.value = "✗ 「正解:」で、描いた数字を選んでから保存してください。"
             return False
-        self.saved.append({"label": int(self.label.value), "strokes": self.canvas.strokes})
+        example = {"label": int(self.label.value), "strokes": self.canvas.strokes}
+        self.saved.append(example)
         where = ""
         if self.save_path is not None:
-            try:
-                self.save_path.write_text(json.dumps({"digits": self.saved}, ensure_ascii=False))
-                where = f"（ファイル {self.save_path} にも書きました）"
-            except OSError as error:
-                where = f"（ファイル {self.save_path} には書けませんでした: {error.strerror or error}）"
+            where = self._append_to_file(example)
         self.message.value = f"✓ {len(self.saved)} 個目の例として保存しました{where}。"
         return True
+
+    def _append_to_file(self, example: dict) -> str:
+        """save_path のファイルに例を 1 つ追記する（前に保存した例は残す）。結果を説明する文を返す。"""
+        try:
+            digits = []
+            if self.save_path.exists():
+                digits = json.loads(self.save_path.read_text(encoding="utf-8")).get("digits", [])
+            digits.append(example)
+            self.save_path.write_text(json.dumps({"digits": digits}, ensure_ascii=False), encoding="utf-8")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            return f"（ファイル {self.save_path} は描いた数字のファイルとして読めないので、書き足していません）"
+        except OSError as error:
+            return f"（ファイル {self.save_path} には書けませんでした: {error.strerror or error}）"
+        return f"（ファイル {self.save_path} に書き足しました。中身は {len(digits)} 個）"
 
     def widget(self) -> widgets.Widget:
         buttons = widgets.HBox([self.clear_button, self.label, self.save_button])
@@ -307,11 +340,12 @@ class DigitPad:
 
 CAMERA_ERRORS = {
     "NotAllowedError": "カメラの使用が許可されませんでした（ブラウザの確認で「許可しない」を選んだか、"
-                       "ブラウザやパソコンの設定でカメラが禁止されています）。",
+                       "ブラウザやパソコンの設定、またはページの埋め込みの設定でカメラが禁止されています）。",
     "NotFoundError": "カメラが見つかりませんでした（この端末にカメラがないか、接続されていません）。",
     "NotReadableError": "カメラを開けませんでした（ほかのアプリがカメラを使っている可能性があります）。",
-    "OverconstrainedError": "この端末のカメラでは、求めた大きさの映像を撮れませんでした。",
-    "SecurityError": "このページではカメラを使えません（安全な接続 https か localhost のページだけで使えます）。",
+    "OverconstrainedError": "この端末のカメラでは、求めた条件の映像を撮れませんでした。",
+    "SecurityError": "このページ（またはこのページを埋め込んでいるページ）では、カメラの使用が禁止されています。",
+    "insecure": "このページではカメラを使えません（安全な接続 https か localhost のページだけで使えます）。",
     "unsupported": "このブラウザ（またはこの画面）はカメラの映像を取り出す機能に対応していません。",
 }
 UPLOAD_INSTEAD = "代わりに、上の「写真を選ぶ」から、撮っておいた写真をアップロードしてください。"
@@ -339,15 +373,21 @@ class CameraView(anywidget.AnyWidget):
       video.playsInline = true;
       video.style.cssText = "display:none;max-width:320px;background:#222;margin-top:4px";
       let stream = null;
+      function release() {
+        if (stream) stream.getTracks().forEach((track) => track.stop());
+        stream = null;
+      }
       function report(name, message) {
         model.set("error", name + ": " + (message || ""));
         model.save_changes();
       }
       start.addEventListener("click", async () => {
         if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-          report(window.isSecureContext === false ? "SecurityError" : "unsupported", "");
+          report(window.isSecureContext === false ? "insecure" : "unsupported", "");
           return;
         }
+        start.disabled = true;
+        release();
         try {
           stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
           video.srcObject = stream;
@@ -358,6 +398,9 @@ class CameraView(anywidget.AnyWidget):
           model.set("status", "running");
           model.save_changes();
         } catch (error) {
+          release();
+          video.style.display = "none";
+          start.disabled = false;
           report(error.name || "Error", error.message);
         }
       });
@@ -372,9 +415,9 @@ class CameraView(anywidget.AnyWidget):
         model.save_changes();
       });
       stop.addEventListener("click", () => {
-        if (stream) stream.getTracks().forEach((track) => track.stop());
-        stream = null;
+        release();
         video.srcObject = null;
+        start.disabled = false;
         video.style.display = "none";
         shoot.disabled = true;
         stop.disabled = true;
@@ -383,7 +426,7 @@ class CameraView(anywidget.AnyWidget):
       });
       box.append(start, shoot, stop, video);
       el.appendChild(box);
-      return () => { if (stream) stream.getTracks().forEach((track) => track.stop()); };
+      return release;  // 部品が消えたらカメラを止める
     }
     export default { render };
     """
@@ -450,12 +493,14 @@ class CameraCapture:
             with self.output:
                 self.output.clear_output(wait=True)
                 self.take(change["new"])
+            self.view.photo = ""  # 写真を部品の状態に残さない（ノートブックのファイルに入らないように）
 
     def _on_error(self, change) -> None:
         if change["new"]:
             with self.output:
                 self.output.clear_output(wait=True)
                 print(camera_error_message(change["new"]))
+            self.view.error = ""  # 同じエラーがもう一度起きても表示できるように
 
     def _ipython_display_(self) -> None:
         note = widgets.HTML("「カメラを起動」を押すと、ブラウザがカメラの使用の許可を求めます。映像が出たら"

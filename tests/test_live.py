@@ -181,6 +181,29 @@ def test_saving_an_example(tmp_path):
     assert pad.save() and "には書けませんでした" in pad.message.value and len(pad.saved) == 2
 
 
+def test_saved_examples_are_appended_and_can_be_measured(tmp_path):
+    """別の部品（ノートブックを実行し直したとき、06 の部品）で保存しても、前の例は消えない。"""
+    path = tmp_path / "mine.json"
+    for label, strokes in [(1, [[[140, 40], [140, 240]]]), (7, [[[60, 60], [220, 60], [120, 240]]])]:
+        pad = live.DigitPad(_by_position, PREPARATIONS, save_path=path)
+        pad.draw(strokes)
+        pad.label.value = label
+        assert pad.save()
+    assert "中身は 2 個" in pad.message.value
+    digits = live.load_drawn_digits(path)
+    assert [label for _, label in digits] == [1, 7] and digits[1][0][0][2] == [120.0, 240.0]
+    path.write_text("これは JSON ではありません")
+    pad.save()
+    assert "読めないので、書き足していません" in pad.message.value
+    with pytest.raises(ValueError, match="JSON）として読めません"):
+        live.load_drawn_digits(path)
+    path.write_text('{"digits": [{"label": 3}]}')
+    with pytest.raises(ValueError, match="描いた数字のファイルの形"):
+        live.load_drawn_digits(path)
+    with pytest.raises(FileNotFoundError, match="例として保存"):
+        live.load_drawn_digits(tmp_path / "none.json")
+
+
 # --- カメラ -------------------------------------------------------------------------------------
 
 def _data_url(size=(64, 48), colour=(200, 30, 30)):
@@ -193,8 +216,9 @@ def test_a_photo_from_the_camera_reaches_classify():
     seen = []
     camera = live.CameraCapture(lambda image, name: seen.append((image.size, name)))
     camera.view.photo = _data_url()  # ブラウザが「撮影」で送るのと同じ
-    camera.view.photo = _data_url(size=(32, 24))
-    assert seen == [((64, 48), "カメラの写真 1 枚目（64×48）"), ((32, 24), "カメラの写真 2 枚目（32×24）")]
+    assert camera.view.photo == ""  # 受け取った写真は部品の状態に残さない
+    camera.view.photo = _data_url()  # 同じ写真でも、もう一度届けば分類する
+    assert seen == [((64, 48), "カメラの写真 1 枚目（64×48）"), ((64, 48), "カメラの写真 2 枚目（64×48）")]
 
 
 @pytest.mark.parametrize("bad", ["", "hello", "data:image/jpeg;base64,!!!", "data:image/jpeg;base64,AAAA",
@@ -220,7 +244,8 @@ def test_a_failing_classify_is_reported_and_the_widget_survives(capsys):
     ("NotAllowedError: Permission denied", "許可されませんでした"),
     ("NotFoundError: Requested device not found", "カメラが見つかりませんでした"),
     ("NotReadableError: Could not start video source", "ほかのアプリ"),
-    ("SecurityError: ", "https か localhost"),
+    ("SecurityError: ", "カメラの使用が禁止されています"),
+    ("insecure: ", "https か localhost"),
     ("unsupported: ", "対応していません"),
     ("AbortError: something", "ブラウザの知らせ: AbortError: something")])
 def test_camera_errors_become_japanese_with_the_upload_instead(error, expected):
@@ -234,3 +259,5 @@ def test_an_error_from_the_browser_is_shown_in_the_output(capsys):
     camera.view.error = "NotAllowedError: Permission denied"
     shown = capsys.readouterr().out
     assert "許可されませんでした" in shown and "写真を選ぶ" in shown
+    camera.view.error = "NotAllowedError: Permission denied"  # 同じエラーがもう一度起きても表示する
+    assert "許可されませんでした" in capsys.readouterr().out
