@@ -132,8 +132,12 @@ def train_val_split(X: torch.Tensor, y: torch.Tensor, num_val: int, seed: int = 
 def random_shift(X: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
     """ミニバッチ (B,1,H,W) の各画像を上下左右にランダムに最大 max_shift 画素ずらす（04 で作成）。"""
     B, _, H, W = X.shape
-    padded = F.pad(X, [max_shift] * 4, value=X.min().item())  # 周りを背景の値で広げる
-    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, B), device=X.device)  # 画像ごとのずれ
+    m = max_shift
+    # 背景（いちばん暗い画素）の値だけの、上下左右に m 画素ずつ大きい画像を作り、真ん中に元の画像を置く。
+    # 背景の値はテンソルのまま使う（.item() で CPU に読むと、GPU ではそのたびに計算の終わりを待つ）
+    padded = X.amin().expand(B, 1, H + 2 * m, W + 2 * m).clone()
+    padded[:, :, m:m + H, m:m + W] = X
+    dy, dx = torch.randint(0, 2 * m + 1, (2, B), device=X.device)  # 画像ごとのずれ
     rows = dy[:, None] + torch.arange(H, device=X.device)  # (B, H): 切り出す行の番号
     cols = dx[:, None] + torch.arange(W, device=X.device)  # (B, W): 切り出す列の番号
     batch = torch.arange(B, device=X.device)[:, None, None]

@@ -7,9 +7,10 @@ from typing import Callable, Iterable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
-
+from course_utils.env import progress_bar_class
 from course_utils.setup import is_quick
+
+tqdm = progress_bar_class()  # Jupyter で ipywidgets があれば棒、なければ文字だけの進み具合の表示
 
 QUICK_MAX_EPOCHS = 3  # クイックモードでのエポック数の上限
 AMP_DEVICE_TYPES = {"cuda"}  # 混合精度を使うデバイス（CPU では遅くなるだけなので使わない）
@@ -63,16 +64,22 @@ def correct_per_sample(model: nn.Module, loader: Iterable,
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable,
              device: torch.device | str = "cpu") -> tuple[float, float]:
-    """データ全体での (平均損失, 正解率) を返す。正解率は 0〜1。"""
+    """データ全体での (平均損失, 正解率) を返す。正解率は 0〜1。
+
+    損失と正解の数はデバイスの上で足し合わせ、最後に 1 回だけ CPU に読み出す
+    （GPU ではミニバッチごとに読み出すと、そのたびに GPU の計算が終わるのを待つことになる）。
+    """
     model.eval()
-    total_loss, correct, count = 0.0, 0, 0
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    count = 0
     for X, y in loader:
         X, y = X.to(device), y.to(device)
         y_hat = _forward(model, X)
-        total_loss += float(loss_fn(y_hat, y)) * len(y)
-        correct += int(_count_correct(y_hat, y))
+        total_loss += loss_fn(y_hat, y).float() * len(y)
+        correct += _count_correct(y_hat, y)
         count += len(y)
-    return total_loss / count, correct / count
+    return total_loss.item() / count, correct.item() / count
 
 
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
@@ -96,6 +103,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
     True が返れば学習を打ち切る（05 の早期終了）。
     max_grad_norm を渡すと、勾配全体の大きさ（ノルム）をその値までに切り詰める（06 の勾配クリッピング）。
     mixed_precision=True なら、GPU では順伝播を float16 で計算する（06 の混合精度。CPU では何もしない）。
+    そのときはオプティマイザを fused=True で作ると、GradScaler が 1 ステップごとに CPU と同期しない
+    （fused でないと、勾配に inf がないかを毎回 CPU で確かめる）。
     """
     if is_quick() and num_epochs > QUICK_MAX_EPOCHS:
         print(f"クイックモードなので {num_epochs} エポックを {QUICK_MAX_EPOCHS} に減らします。")
@@ -131,13 +140,15 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
             scaler.update()
             if scheduler is not None:
                 scheduler.step()
-            total_loss += loss.detach() * len(y)
+            # 損失と正解の数はテンソルのまま足す（.item() や float() で読むと、GPU ではそのたびに
+            # CPU が GPU の計算の終わりを待つ）。CPU に読み出すのはエポックの終わりの 1 回だけ
+            total_loss += loss.detach().float() * len(y)
             correct += _count_correct(y_hat.detach(), y)
             count += len(y)
-            bar.update(1)
-        train_loss = float(total_loss) / count
+            bar.update(1)  # 進み具合の表示は、ステップの数（CPU にある値）だけで更新する
+        train_loss = total_loss.item() / count
         history["train_loss"].append(train_loss)
-        history["train_acc"].append(int(correct) / count)
+        history["train_acc"].append(correct.item() / count)
         if val_loader is not None:
             val_loss, val_acc = evaluate(model, val_loader, loss_fn, device)
             history["val_loss"].append(val_loss)
