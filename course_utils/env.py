@@ -305,3 +305,64 @@ def folder_problem(folder: Path, write: bool = True) -> str | None:
         return f"{folder} を作れません（{existing} に書き込む権限がありません）"
     return None
 
+
+
+# --- 対話的な部品に要るパッケージ -----------------------------------------------------------
+
+def missing_packages(packages: tuple[str, ...]) -> list[str]:
+    """packages のうち、この環境で import できないもの（入っていないもの）の名前を返す。"""
+    return [name for name in packages if importlib.util.find_spec(name) is None]
+
+
+def progress_bar_class():
+    """進み具合の表示に使う tqdm のクラス（Jupyter で ipywidgets があれば棒、なければ文字だけ）。
+
+    tqdm.auto は Jupyter の中では ipywidgets の部品を使うので、ipywidgets がないと英語のエラーになる。
+    """
+    if missing_packages(("ipywidgets",)):
+        from tqdm import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+class MissingPackages:
+    """部品に要るパッケージがないときに、部品の代わりに返すもの。
+
+    表示すると、何が足りないかと入れ方を日本語で示す。部品のメソッド（pad.draw(...) など）は
+    何もせずに None を返すので、ノートブックのほかのセルはそのまま進められる。
+    """
+
+    def __init__(self, what: str, packages: list[str]) -> None:
+        self.what = what
+        self.packages = packages
+        self.message = (f"この部品（{what}）を表示するには {' と '.join(packages)} が必要ですが、"
+                        f"入っていません。`pip install {' '.join(packages)}` で入れてから、"
+                        "カーネルを再起動してください（Colab には最初から入っています）。"
+                        "この部品がなくても、ノートブックのほかのセルはそのまま実行できます。")
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def _ipython_display_(self) -> None:
+        print(self.message)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: None
+
+
+class NeedsPackages:
+    """作るときに、クラスの packages がすべて入っているかを確かめる部品の基底クラス。
+
+    足りなければ、部品の代わりに MissingPackages を返す（__init__ は呼ばれない）。
+    """
+
+    packages: tuple[str, ...] = ()
+
+    def __new__(cls, *args, **kwargs):
+        missing = missing_packages(cls.packages)
+        if missing:
+            return MissingPackages(cls.__name__, missing)
+        return super().__new__(cls)

@@ -22,12 +22,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Sequence
 
-import anywidget
-import ipywidgets as widgets
 import numpy as np
 import traitlets
 from IPython.display import display
 from PIL import Image, ImageDraw
+
+from course_utils.env import NeedsPackages
+
+try:
+    import anywidget
+    import ipywidgets as widgets
+    _AnyWidget = anywidget.AnyWidget
+except ImportError:  # ないときは、部品を作ると入れ方を表示する（NeedsPackages）
+    widgets = None
+    _AnyWidget = object  # 下の 2 つのクラスを定義だけはできるように（使われることはない）
 
 CANVAS_SIZE = 280  # 描く枠の 1 辺の画素数（28 × 10）
 LINE_WIDTH = 18  # 線の太さ（28×28 に縮めると 2 画素ほど。MNIST の線の太さに近い）
@@ -36,7 +44,7 @@ DRAWN_DIGITS_FILE = "drawn_digits.json"
 Strokes = list  # [[[x, y], [x, y], ...], ...]: 線（ペンを下ろしてから上げるまで）ごとの点の列
 
 
-class DigitCanvas(anywidget.AnyWidget):
+class DigitCanvas(_AnyWidget):
     """黒い枠に白い線で描く部品。線を引き終えるたびに strokes が Python に届く。"""
 
     _esm = """
@@ -221,13 +229,15 @@ def probability_bars(probabilities: Sequence[float]) -> str:
     return "".join(rows)
 
 
-class DigitPad:
+class DigitPad(NeedsPackages):
     """数字を描くと、前処理した 28×28 の画像と、モデルのクラス確率を表示する部品。
 
     predict(images) は (N, 1, 28, 28)（0〜1、背景 0）の float32 の配列を受け取り、(N, 10) の確率を返す。
     preparations は {表示名: 関数}。関数は (280, 280) の画像（0〜1）を (28, 28) にする。
     「例として保存」は、描いた線と正解のラベルを self.saved に加え、save_path があればそこにも書く。
     """
+
+    packages = ("ipywidgets", "anywidget")
 
     def __init__(self, predict: Callable, preparations: dict[str, Callable],
                  save_path: str | Path | None = "my_drawn_digits.json") -> None:
@@ -351,7 +361,7 @@ CAMERA_ERRORS = {
 UPLOAD_INSTEAD = "代わりに、上の「写真を選ぶ」から、撮っておいた写真をアップロードしてください。"
 
 
-class CameraView(anywidget.AnyWidget):
+class CameraView(_AnyWidget):
     """「カメラを起動」→ 映像 →「撮影」で 1 枚を JPEG の data URL として photo に送る部品。"""
 
     _esm = """
@@ -458,8 +468,10 @@ def camera_error_message(error: str) -> str:
     return f"✗ {reason}{UPLOAD_INSTEAD}"
 
 
-class CameraCapture:
+class CameraCapture(NeedsPackages):
     """カメラで 1 枚撮るたびに classify(画像, 名前) を呼ぶ部品。カメラが使えなければ理由と代わりを表示する。"""
+
+    packages = ("ipywidgets", "anywidget")
 
     def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
         self.classify = classify

@@ -20,12 +20,14 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 # 環境変数の名前とフォルダの場所は course_utils.env にある（ここからも import できるように残す）
 from course_utils.env import (CACHE_ENV, DATA_ENV, NO_SPACE, OFFLINE_ENV, REPO_ROOT,
                               cache_dir, cache_setting, data_dir_setting, flag_text,
-                              folder_problem, is_offline, os_error_reason, resolve_data_dir)
+                              folder_problem, is_offline, os_error_reason, progress_bar_class,
+                              resolve_data_dir)
+
+tqdm = progress_bar_class()
 
 __all__ = ["CACHE_ENV", "DATA_ENV", "FILES", "MIRRORS", "MNISTDataError", "OFFLINE_ENV",
            "cache_dir", "check_idx_file", "data_dir_problem", "is_offline", "mnist_root", "read_idx"]

@@ -16,10 +16,14 @@ import traceback
 import unicodedata
 from typing import Callable
 
-import ipywidgets as widgets
+try:
+    import ipywidgets as widgets
+except ImportError:  # ないときは、部品を作ると入れ方を表示する（course_utils.env.NeedsPackages）
+    widgets = None
 from IPython.display import display
 from PIL import Image
 
+from course_utils.env import NeedsPackages
 from course_utils.images import ImageInputError, open_image, source_name
 
 COLAB_BIG_FILES = "（Colab では 1 MB 前後より大きいファイルで起きます）"
@@ -59,12 +63,14 @@ def _open_photo(source, name: str) -> Image.Image | None:
     return image
 
 
-class PhotoUploader:
+class PhotoUploader(NeedsPackages):
     """写真を選ぶ（またはファイル名を入れる）と、open_image で開いて classify(画像, 名前) を呼ぶ部品。
 
     Colab の FileUpload は大きなファイル（1 MB 前後から）が届かないことがあるので、
     左の「ファイル」欄にアップロードしてファイル名を入れる方法も用意する。
     """
+
+    packages = ("ipywidgets",)
 
     def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
         self.classify = classify
@@ -187,13 +193,15 @@ def _show_exception(what: str, function: Callable, error: Exception) -> None:
     print("".join(traceback.format_exception(type(error), error, tb)), end="")
 
 
-class OwnClassesTrainer:
+class OwnClassesTrainer(NeedsPackages):
     """自分のクラスの写真を集めて train で分類器を作り、新しい写真を classify で分類する部品（08）。
 
     train(photos) は {クラス名: [(ファイル名, RGB 画像), ...]}（行の順）を受け取り、分類器を返す。
     classify(分類器, 画像, 名前) は結果を表示する。どちらもノートブックが書く。
     写真は「写真を選ぶ」・フォルダかファイルの名前の欄（Colab で大きな写真を使うとき）・set_class で渡す。
     """
+
+    packages = ("ipywidgets",)
 
     def __init__(self, train: Callable[[Photos], object],
                  classify: Callable[[object, Image.Image, str], None],

@@ -11,13 +11,17 @@ import base64
 import io
 from typing import Sequence
 
-import ipywidgets as widgets
+try:
+    import ipywidgets as widgets
+except ImportError:  # ないときは、部品を作ると入れ方を表示する（course_utils.env.NeedsPackages）
+    widgets = None
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 from torch import nn
 
+from course_utils.env import NeedsPackages
 from course_utils.plots import as_images, show_predictions
 
 ALL = -1  # 絞り込みの「すべて」
@@ -62,8 +66,10 @@ def _names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
     return list(class_names) if class_names else [str(k) for k in range(num_classes)]
 
 
-class PredictionExplorer:
+class PredictionExplorer(NeedsPackages):
     """スライダーで画像（検証データなど）を選び、画像とクラス確率の棒グラフを表示する部品。"""
+
+    packages = ("ipywidgets",)
 
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor,
                  images=None, class_names: Sequence[str] | None = None,
@@ -111,8 +117,10 @@ class PredictionExplorer:
         self.show(self.slider.value)
 
 
-class MistakesBrowser:
+class MistakesBrowser(NeedsPackages):
     """間違えた画像（検証データなど）を、正解と予測のクラスで絞り込み、ページ送りで見る部品。"""
+
+    packages = ("ipywidgets",)
 
     def __init__(self, images, y: torch.Tensor, y_pred: torch.Tensor,
                  class_names: Sequence[str] | None = None, per_page: int = 8) -> None:
