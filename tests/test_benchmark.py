@@ -155,3 +155,13 @@ def test_script_stops_a_notebook_at_its_time_limit(tmp_path):
     [run] = results["notebooks"]
     assert run["status"] == "timeout" and run["metrics"] == {}
     assert "時間切れ" in readme and "✗" in readme
+
+
+def test_table_sums_each_device_and_marks_gpu_runs_slower_than_the_cpu():
+    runs = [_run("00_setup", None, 7.0), _run("00_setup", None, 10.0, kind="gpu"),
+            _run("04_cnn", 0.993, 300.0), _run("04_cnn", 0.993, 50.0, kind="gpu")]
+    table = benchmark.results_table({"notebooks": runs})
+    assert "| 7 秒 ✓ | 10 秒、CPU より遅い ✗ |" in table
+    assert "| 合計 | GPU ≤ 3.0 分、どのノートブックも GPU で CPU 以下の時間 | 5.1 分 | 60 秒 ✓ |" in table
+    only_cpu = benchmark.results_table({"notebooks": runs + [_run("05_four_vs_nine", 0.995, 20.0)]})
+    assert "| 5.5 分 | 60 秒（2 冊） ✗ |" in only_cpu  # GPU の記録がないノートブックがある
