@@ -57,6 +57,10 @@ TARGETS = {
     "08_transfer_learning": {"acc": 0.970, "cpu_s": 480, "gpu_s": 120},
 }
 COURSE_GPU_S = 180  # 講座全体（すべてのノートブックの合計）を 1 台の GPU で何秒以内に終えたいか
+# Colab の T4 の時間の見積もり（未測定）に使う倍率の幅。この講座の学習は GPU の計算ではなく、CPU が
+# 演算を 1 つずつ GPU に送る時間で決まるので、T4 でも時間は主に CPU（Colab は 2 vCPU）の速さで決まる。
+# 測った GPU マシンの CPU に比べて 1.5〜3 倍遅いと仮定した値（仮定。README の説明を参照）
+T4_FACTOR = (1.5, 3.0)
 LATENCY_PREFIX = "latency_ms_"  # 07 のモデルごとの 1 枚の時間
 # 表で正解率の横に括弧で添える記録（05 のベースライン）
 EXTRA_METRICS = {"baseline_random": "当て推量", "baseline_majority": "多数派",
@@ -295,6 +299,13 @@ def results_table(results: dict) -> str:
         dates = sorted({r["date"][:10] for r in runs if r["device_kind"] == kind})
         lines.append(f"- {names[kind]}: {latest['device']}、PyTorch {latest['torch']}、"
                      f"Python {latest['python']}、測定日 {', '.join(dates)}")
+    gpu_runs = [r for r in runs if r["device_kind"] == "gpu"]
+    if gpu_runs:
+        total = sum(r["wall_s"] for r in gpu_runs)
+        low, high = (total * f for f in T4_FACTOR)
+        lines.append(f"- Colab の T4（未測定）の見積もり: GPU の列の合計 {_seconds(total)} の "
+                     f"{T4_FACTOR[0]:g}〜{T4_FACTOR[1]:g} 倍で、{_seconds(low)}〜{_seconds(high)}"
+                     "（求め方は下の「Colab の T4 での時間」）")
     latency = [r for r in runs if any(key.startswith(LATENCY_PREFIX) for key in r["metrics"])]
     if latency:
         models = [key[len(LATENCY_PREFIX):] for key in latency[0]["metrics"]
@@ -321,9 +332,9 @@ def results_table(results: dict) -> str:
     if profiles:
         lines += ["", "学習 1 ステップの中身（`scripts/profile_steps.py`。演算は PyTorch が実行した計算の数で、"
                   "GPU ではほぼ 1 つずつカーネルの起動になる。同期は、CPU が GPU の計算の終わりを待つ回数）:", "",
-                  "| デバイス | Adam・AdamW | 対象 | ミニバッチ | 1 ステップ | 演算 | 同期（ステップごと） "
+                  "| デバイス | Adam・AdamW | 対象 | ミニバッチ | 1 ステップ | GFLOP | 演算 | 同期（ステップごと） "
                   "| 同期（1 エポック全体） | カーネルの起動 | GPU が計算していた割合 |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         order = {"cpu": 0, "gpu": 1}
         for row in sorted(profiles, key=lambda r: (order.get(r["device_kind"], 2),
                                                    r["optimizer_impl"] != "notebook",
@@ -331,7 +342,8 @@ def results_table(results: dict) -> str:
             gpu = "kernel_launches" in row
             impl = {"notebook": "ノートブックと同じ"}.get(row["optimizer_impl"], row["optimizer_impl"])
             lines.append(f"| {names[row['device_kind']]} | {impl} | {row['label']} | {row['batch']} | "
-                         f"{row['ms_per_step']:.2f} ms | {row['ops']:g} | {row['syncs']:g} | "
+                         f"{row['ms_per_step']:.2f} ms | {row.get('gflop', 0):g} | {row['ops']:g} | "
+                         f"{row['syncs']:g} | "
                          f"{row['syncs_per_epoch']:g} | "
                          + (f"{row['kernel_launches']:g} | {row['gpu_busy']:.0%} |" if gpu
                             else "– | – |"))

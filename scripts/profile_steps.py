@@ -261,6 +261,13 @@ def _counted(run: Callable[[int], None], steps: int) -> OpCounter:
     return counter
 
 
+def _flops(run: Callable[[int], None], steps: int) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        run(steps)
+    return counter.get_total_flops()
+
+
 def _seconds(run: Callable[[int], None], steps: int, device: torch.device) -> float:
     synchronize(device)
     start = time.perf_counter()
@@ -285,7 +292,9 @@ def profile(name: str, device: torch.device, impl: str, vit_config: str,
         return round((b - a) / count_steps, digits)
 
     seconds = (_seconds(run, time_steps + 1, device) - _seconds(run, 1, device)) / time_steps
-    row = {"workload": name, "label": label, "batch": batch,
+    flops = _flops(run, 2) - _flops(run, 1)  # 1 ステップの行列積・畳み込み・注意の浮動小数点演算の数
+    key = f"06-{vit_config}" if name == "06" else name  # 06 は設定ごとに別の記録にする
+    row = {"workload": key, "label": label, "batch": batch,
            "ms_per_step": round(seconds * 1000, 2),
            "ops": per_step(sum(one.compute.values()), sum(many.compute.values()), 1),
            "syncs": per_step(sum(one.syncs.values()), sum(many.syncs.values())),
@@ -294,7 +303,7 @@ def profile(name: str, device: torch.device, impl: str, vit_config: str,
            "copies": per_step(one.copies, many.copies),
            "copy_kb": round((many.copy_bytes - one.copy_bytes) / count_steps / 1024, 1),
            "top_ops": dict((many.compute - one.compute).most_common(8)),
-           "steps_counted": count_steps, "optimizer_impl": impl}
+           "gflop": round(flops / 1e9, 2), "steps_counted": count_steps, "optimizer_impl": impl}
     if device.type == "cuda":
         row.update(cuda_profile(run, count_steps))
     return row
@@ -327,9 +336,9 @@ def cuda_profile(run: Callable[[int], None], steps: int) -> dict:
 
 def table(rows: list[dict]) -> str:
     gpu = any("kernel_launches" in r for r in rows)
-    head = ("| 対象 | ミニバッチ | 1 ステップ | 演算 | 同期（ステップごと） | 同期（1 エポックの実行全体） "
+    head = ("| 対象 | ミニバッチ | 1 ステップ | GFLOP | 演算 | 同期（ステップごと） | 同期（1 エポックの実行全体） "
             "| デバイスをまたぐコピー |")
-    line = "| --- | --- | --- | --- | --- | --- | --- |"
+    line = "| --- | --- | --- | --- | --- | --- | --- | --- |"
     if gpu:
         head += " カーネルの起動 | CUDA の同期 | GPU が計算していた割合 |"
         line += " --- | --- | --- |"
@@ -337,7 +346,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         where = ", ".join(f"{k} {v}" for k, v in r["sync_ops"].items())
         syncs = f"{r['syncs']:g}"
-        text = (f"| {r['label']} | {r['batch']} | {r['ms_per_step']:.2f} ms | {r['ops']:g} | "
+        text = (f"| {r['label']} | {r['batch']} | {r['ms_per_step']:.2f} ms | {r['gflop']:g} | {r['ops']:g} | "
                 f"{syncs} | {r['syncs_per_epoch']:g}" + (f"（{r['steps_counted'] + 1} ステップで: {where}）"
                                                         if where else "")
                 + f" | {r['copies']:g} 回、{r['copy_kb']:g} KB |")
@@ -383,10 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         info = {**info, "torch": torch.__version__, "python": platform.python_version(),
                 "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
         results = json.loads(args.results.read_text()) if args.results.exists() else {}
+        new_keys = {(info["device_kind"], row["optimizer_impl"], row["workload"]) for row in rows}
         kept = [r for r in results.get("profiles", [])
-                if not (r["device_kind"] == info["device_kind"]
-                        and r["optimizer_impl"] == args.optimizer_impl
-                        and r["workload"] in args.workloads)]
+                if (r["device_kind"], r["optimizer_impl"], r["workload"]) not in new_keys]
         results["profiles"] = kept + [{**info, **row} for row in rows]
         args.results.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n")
         print(f"記録: {args.results}")

@@ -1,5 +1,6 @@
 """scripts/profile_steps.py（1 ステップの中身）・scripts/gpu_check.py と、学習ループに同期がないことの検査。"""
 
+import datetime
 import json
 import shutil
 import subprocess
@@ -106,13 +107,15 @@ def test_gpu_check_runs_end_to_end_on_the_cpu_in_quick_mode(tmp_path):
     readme.write_text("<!-- results-table -->\n<!-- /results-table -->\n", encoding="utf-8")
     results = tmp_path / "results.json"
     shutil.copy(ROOT / "benchmarks" / "results.json", results)
+    start = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     done = subprocess.run(
         [sys.executable, "scripts/gpu_check.py", "00", "--allow-cpu", "--quick", "--no-loaders",
          "--results", str(results), "--readme", str(readme), "--build", str(tmp_path / "nb")],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     written = json.loads(results.read_text())
-    impls = {(r["workload"], r["optimizer_impl"]) for r in written["profiles"]}
+    impls = {(r["workload"], r["optimizer_impl"]) for r in written["profiles"]
+             if r["device"] == written["notebooks"][-1]["device"] and r["date"] >= start}
     assert impls == {("03", "notebook"), ("03", "foreach"), ("evaluate", "notebook"),
                      ("evaluate", "foreach")}
     assert "学習 1 ステップの中身" in readme.read_text(encoding="utf-8")
