@@ -326,20 +326,44 @@ def progress_bar_class():
     return tqdm
 
 
-class MissingPackages:
-    """部品に要るパッケージがないときに、部品の代わりに返すもの。
+def unavailable_packages(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """packages のうち読み込めないものを {名前: 理由} で返す。理由は、入っていなければ None、
+    入っているのに import でエラーになれば、そのエラーの文。"""
+    problems: dict[str, str | None] = {}
+    for name in packages:
+        if importlib.util.find_spec(name) is None:
+            problems[name] = None
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # 壊れた・版の合わないインストール
+            problems[name] = f"{type(error).__name__}: {error}"
+    return problems
 
-    表示すると、何が足りないかと入れ方を日本語で示す。部品のメソッド（pad.draw(...) など）は
-    何もせずに None を返すので、ノートブックのほかのセルはそのまま進められる。
+
+class MissingPackages:
+    """部品に要るパッケージが読み込めないときに、部品の代わりに返すもの。
+
+    表示すると、何が足りないかと直し方を日本語で示す。部品のメソッド（pad.draw(...) など）は
+    何もせずに None を返すので、ノートブックのほかのセルはそのまま進められる。部品にない名前や、
+    メソッドでない属性（pad.saved など）を使うと、日本語の AttributeError にする。
     """
 
-    def __init__(self, what: str, packages: list[str]) -> None:
-        self.what = what
-        self.packages = packages
-        self.message = (f"この部品（{what}）を表示するには {' と '.join(packages)} が必要ですが、"
-                        f"入っていません。`pip install {' '.join(packages)}` で入れてから、"
-                        "カーネルを再起動してください（Colab には最初から入っています）。"
-                        "この部品がなくても、ノートブックのほかのセルはそのまま実行できます。")
+    def __init__(self, widget: type, problems: dict[str, str | None]) -> None:
+        self.widget = widget
+        self.problems = problems
+        what = widget.__name__
+        missing = [name for name, reason in problems.items() if reason is None]
+        broken = {name: reason for name, reason in problems.items() if reason is not None}
+        parts = [f"この部品（{what}）を表示するには {' と '.join(problems)} が必要ですが、"]
+        if missing:
+            parts.append(f"{' と '.join(missing)} が入っていません。`pip install {' '.join(missing)}` "
+                         "で入れてから、カーネルを再起動してください（Colab には最初から入っています）。")
+        for name, reason in broken.items():
+            parts.append(f"{name} は入っていますが、読み込むとエラーになります（{reason}）。"
+                         f"`pip install -U {name}` で入れ直してから、カーネルを再起動してください。")
+        parts.append("この部品がなくても、ノートブックのほかのセルはそのまま実行できます。")
+        self.message = "".join(parts)
 
     def __repr__(self) -> str:
         return self.message
@@ -350,19 +374,22 @@ class MissingPackages:
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        return lambda *args, **kwargs: None
+        if callable(getattr(self.widget, name, None)):
+            return lambda *args, **kwargs: None
+        raise AttributeError(f"{self.widget.__name__} は、必要なパッケージが読み込めないので作られていません。"
+                             f"「{name}」は使えません（上の案内を参照）。")
 
 
 class NeedsPackages:
-    """作るときに、クラスの packages がすべて入っているかを確かめる部品の基底クラス。
+    """作るときに、クラスの packages がすべて読み込めるかを確かめる部品の基底クラス。
 
-    足りなければ、部品の代わりに MissingPackages を返す（__init__ は呼ばれない）。
+    読み込めないものがあれば、部品の代わりに MissingPackages を返す（__init__ は呼ばれない）。
     """
 
     packages: tuple[str, ...] = ()
 
     def __new__(cls, *args, **kwargs):
-        missing = missing_packages(cls.packages)
-        if missing:
-            return MissingPackages(cls.__name__, missing)
+        problems = unavailable_packages(cls.packages)
+        if problems:
+            return MissingPackages(cls, problems)
         return super().__new__(cls)

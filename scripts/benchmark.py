@@ -289,7 +289,9 @@ def results_table(results: dict) -> str:
         total = sum(r["wall_s"] for r in found if r)
         text = _seconds(total) + ("" if all(found) else f"（{sum(map(bool, found))} 冊）")
         if kind == "gpu":
-            text += " ✓" if all(found) and total <= COURSE_GPU_S else " ✗"
+            slower = any(r and find(r["notebook"], "cpu") and r["wall_s"] > find(r["notebook"], "cpu")["wall_s"]
+                         for r in found)
+            text += " ✓" if all(found) and total <= COURSE_GPU_S and not slower else " ✗"
         totals.append(text)
     lines.append(f"| 合計 | GPU ≤ {_seconds(COURSE_GPU_S)}、どのノートブックも GPU で CPU 以下の時間 | "
                  + " | ".join(totals) + " |")
@@ -303,7 +305,7 @@ def results_table(results: dict) -> str:
     if gpu_runs:
         total = sum(r["wall_s"] for r in gpu_runs)
         low, high = (total * f for f in T4_FACTOR)
-        lines.append(f"- Colab の T4（未測定）の見積もり: GPU の列の合計 {_seconds(total)} の "
+        lines.append(f"- Colab の T4（未測定）の見積もり: GPU の列の合計 {_seconds(total)}の "
                      f"{T4_FACTOR[0]:g}〜{T4_FACTOR[1]:g} 倍で、{_seconds(low)}〜{_seconds(high)}"
                      "（求め方は下の「Colab の T4 での時間」）")
     latency = [r for r in runs if any(key.startswith(LATENCY_PREFIX) for key in r["metrics"])]
@@ -330,10 +332,12 @@ def results_table(results: dict) -> str:
                       "時間は重みの値によらず、構造で決まります。"]
     profiles = results.get("profiles", [])
     if profiles:
-        lines += ["", "学習 1 ステップの中身（`scripts/profile_steps.py`。演算は PyTorch が実行した計算の数で、"
-                  "GPU ではほぼ 1 つずつカーネルの起動になる。同期は、CPU が GPU の計算の終わりを待つ回数）:", "",
+        lines += ["", "学習 1 ステップの中身（`scripts/profile_steps.py`）。演算は PyTorch が実行した計算の数で、"
+                  "GPU ではほぼ 1 つずつカーネルの起動になります。同期は、GPU では CPU が GPU の計算の終わりを"
+                  "待つ回数、CPU では値を CPU に読み出す回数（GPU で学習すれば同期になるもの）です。"
+                  "GFLOP は 1 ステップの行列積・畳み込み・注意の浮動小数点演算の数です。", "",
                   "| デバイス | Adam・AdamW | 対象 | ミニバッチ | 1 ステップ | GFLOP | 演算 | 同期（ステップごと） "
-                  "| 同期（1 エポック全体） | カーネルの起動 | GPU が計算していた割合 |",
+                  "| 同期（エポックの終わりなど） | カーネルの起動 | GPU が計算していた割合 |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         order = {"cpu": 0, "gpu": 1}
         for row in sorted(profiles, key=lambda r: (order.get(r["device_kind"], 2),

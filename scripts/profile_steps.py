@@ -69,13 +69,13 @@ SYNC_EVENTS = {"cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynch
 def call_site() -> str:
     """演算を呼んだ場所（PyTorch の中なら torch/ からのパスと関数名、それ以外はファイルと行）。"""
     torch_dir = Path(torch.__file__).parent
-    frame = sys._getframe(2)
+    frame = sys._getframe(1)  # 逆伝播を別のスレッドで計算するとき（GPU）は、呼び出しの列が短いこともある
     while frame is not None:
         path = Path(frame.f_code.co_filename)
         inside = torch_dir in path.parents
         wrapper = (path.name in {"contextlib.py", "functools.py", "_compile.py", "grad_mode.py"}
                    or (inside and path.relative_to(torch_dir).parts[0] in {"_dynamo", "utils"})
-                   or frame.f_code.co_name == "__torch_dispatch__")
+                   or frame.f_code.co_name in {"__torch_dispatch__", "call_site"})
         if not wrapper:  # デコレータなどの包み紙の関数は飛ばす
             if inside:
                 return f"torch/{path.relative_to(torch_dir)}:{frame.f_code.co_name}"
@@ -86,10 +86,18 @@ def call_site() -> str:
 
 
 class OpCounter(TorchDispatchMode):
-    """実行された aten の演算を、計算・同期・デバイスをまたぐコピーに分けて数える。"""
+    """実行された aten の演算を、計算・同期・デバイスをまたぐコピーに分けて数える。
 
-    def __init__(self) -> None:
+    GPU で学習するとき（device が cpu 以外）は、GPU の上のテンソルの値を読む演算だけを同期と数える。
+    CPU で学習するときは同期そのものがないので、値を CPU に読み出す演算を数える（GPU で学習すれば
+    同期になるもの。ただし F.one_hot の値の確かめのように、PyTorch が CPU のときだけ行うものも入る）。
+    どちらでも、オプティマイザが step の回数を読む _get_value は数えない（GPU でも、fused でなければ
+    step の回数は CPU に置かれるので、同期にならない）。
+    """
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
         super().__init__()
+        self.on_gpu = torch.device(device).type != "cpu"
         self.compute = Counter()
         self.syncs = Counter()
         self.host_reads = Counter()
@@ -113,9 +121,9 @@ class OpCounter(TorchDispatchMode):
                 return out
         if name in SYNC_OPS:
             site = call_site()
-            if site.startswith("torch/optim/"):
-                # オプティマイザの step の回数（GPU でも fused でなければ CPU に置かれる。GPU との同期ではない）
-                self.host_reads[site] += 1
+            on_cpu = source is not None and source.type == "cpu"
+            if site.endswith(":_get_value") or (self.on_gpu and on_cpu):
+                self.host_reads[site] += 1  # CPU にある値を読むだけ（GPU を待たない）
             else:
                 self.syncs[f"{name} @ {site}"] += 1
         elif not (func.is_view or name in NO_COMPUTE):
@@ -130,7 +138,7 @@ def notebook_definitions(name: str, namespace: dict) -> dict:
     """
     path = next(NOTEBOOKS.glob(f"{name}_*.ipynb"))
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    for cell in cells:
+    for index, cell in enumerate(cells):
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"])
@@ -140,7 +148,9 @@ def notebook_definitions(name: str, namespace: dict) -> dict:
         keep = [node for node in tree.body
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef))
                 or (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant))]
-        exec(compile(ast.Module(body=keep, type_ignores=[]), str(path), "exec"), namespace)
+        # 呼んだ場所（call_site）に、ノートブックの名前とセルの番号（0 から）が出るように
+        where = f"{path.name}#セル{index}"
+        exec(compile(ast.Module(body=keep, type_ignores=[]), where, "exec"), namespace)
     return namespace
 
 
@@ -170,16 +180,27 @@ def make_optimizer(kind: str, params, lr: float, device: torch.device, impl: str
     return cls(params, lr=lr, **{impl: True}, **kwargs)
 
 
-def fit_workload(name: str, device: torch.device, impl: str, vit_config: str
-                 ) -> tuple[str, int, Callable[[int], None]]:
-    """(説明, ミニバッチの大きさ, steps ステップ学習する関数) を返す。"""
+def fit_workload(name: str, device: torch.device, impl: str, vit_config: str,
+                 max_steps: int = 60) -> tuple[str, int, Callable[[int], None]]:
+    """(説明, ミニバッチの大きさ, steps ステップ（max_steps まで）学習する関数) を返す。"""
     quiet = contextlib.redirect_stdout(io.StringIO())
+    store: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """count 枚の画像とラベル（学習するデバイスの上。作って送るのは最初の 1 回だけで、測る対象に入れない）。"""
+        if not store:
+            X, y = random_images(max_steps * 256)
+            store[0] = X.to(device), y.to(device)
+        X, y = store[0]
+        if count > len(y):
+            raise ValueError(f"ステップが多すぎます（{count} 枚 > {len(y)} 枚）")
+        return X[:count], y[:count]
     if name in {"03", "04"}:
         make, label = (MLP, "03 MLP") if name == "03" else (CNN, "04 CNN")
         batch, channels_last = 128, name == "04"
 
         def run(steps: int) -> None:
-            X, y = random_images(steps * batch)
+            X, y = images(steps * batch)
             loader = FastLoader(X, y, batch_size=batch, shuffle=True, device=device, seed=0,
                                 channels_last=channels_last)
             torch.manual_seed(0)
@@ -199,7 +220,7 @@ def fit_workload(name: str, device: torch.device, impl: str, vit_config: str
         use_amp = device.type == "cuda"
 
         def run(steps: int) -> None:
-            X, y = random_images(steps * config.batch_size)
+            X, y = images(steps * config.batch_size)
             loader = FastLoader(X, y, batch_size=config.batch_size, shuffle=True, device=device,
                                 seed=0)
             torch.manual_seed(0)
@@ -220,7 +241,7 @@ def fit_workload(name: str, device: torch.device, impl: str, vit_config: str
         batch, lr = 128, 0.1
 
         def run(steps: int) -> None:
-            X_all, y_all = random_images(steps * batch)
+            X_all, y_all = images(steps * batch)
             loader = FastLoader(X_all, y_all, batch_size=batch, shuffle=True, device=device, seed=0)
             hand = ns["init_params"]()
             auto = {key: p.clone().requires_grad_() for key, p in hand.items()}
@@ -239,7 +260,7 @@ def fit_workload(name: str, device: torch.device, impl: str, vit_config: str
     if name == "evaluate":
         batch, count = 1000, 6000
 
-        X, y = random_images(count)
+        X, y = images(count)
         loader = FastLoader(X, y, batch_size=batch, device=device, channels_last=True, seed=0)
         model = CNN().to(device)
 
@@ -255,8 +276,8 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _counted(run: Callable[[int], None], steps: int) -> OpCounter:
-    with OpCounter() as counter:
+def _counted(run: Callable[[int], None], steps: int, device: torch.device) -> OpCounter:
+    with OpCounter(device) as counter:
         run(steps)
     return counter
 
@@ -284,9 +305,10 @@ def profile(name: str, device: torch.device, impl: str, vit_config: str,
     n + 1 ステップと 1 ステップの差を n で割って、準備と後始末の分を除く
     （エポックの終わりの同期は sync_per_epoch に、1 ステップの実行全体の数として別に残す）。
     """
-    label, batch, run = fit_workload(name, device, impl, vit_config)
+    label, batch, run = fit_workload(name, device, impl, vit_config,
+                                     max_steps=max(count_steps, time_steps, 24) + 1)
     run(2)  # 準備（最初の数回はライブラリの初期化で遅い）
-    one, many = _counted(run, 1), _counted(run, count_steps + 1)
+    one, many = _counted(run, 1, device), _counted(run, count_steps + 1, device)
 
     def per_step(a: float, b: float, digits: int = 2) -> float:
         return round((b - a) / count_steps, digits)
@@ -298,14 +320,16 @@ def profile(name: str, device: torch.device, impl: str, vit_config: str,
            "ms_per_step": round(seconds * 1000, 2),
            "ops": per_step(sum(one.compute.values()), sum(many.compute.values()), 1),
            "syncs": per_step(sum(one.syncs.values()), sum(many.syncs.values())),
-           "syncs_per_epoch": sum(one.syncs.values()),
+           # 1 ステップだけの学習の同期から、ステップごとの分を引いた残り（エポックの終わりなど）
+           "syncs_per_epoch": round(sum(one.syncs.values()) - (sum(many.syncs.values())
+                                                              - sum(one.syncs.values())) / count_steps, 2),
            "sync_ops": dict(many.syncs), "host_reads": dict(many.host_reads),
            "copies": per_step(one.copies, many.copies),
            "copy_kb": round((many.copy_bytes - one.copy_bytes) / count_steps / 1024, 1),
            "top_ops": dict((many.compute - one.compute).most_common(8)),
            "gflop": round(flops / 1e9, 2), "steps_counted": count_steps, "optimizer_impl": impl}
     if device.type == "cuda":
-        row.update(cuda_profile(run, count_steps))
+        row.update(cuda_profile(run, count_steps, seconds))
     return row
 
 
@@ -322,21 +346,27 @@ def _cuda_events(run: Callable[[int], None], steps: int) -> tuple[int, int, floa
     events = prof.events()
     return (sum(e.name in LAUNCH_EVENTS for e in events),
             sum(e.name in SYNC_EVENTS for e in events),
-            sum(e.device_time for e in events if e.device_type == torch.autograd.DeviceType.CUDA),
+            sum(getattr(e, "device_time", None) or getattr(e, "cuda_time", 0)  # 2.4 より前は cuda_time
+                for e in events if e.device_type == torch.autograd.DeviceType.CUDA),
             wall_us)
 
 
-def cuda_profile(run: Callable[[int], None], steps: int) -> dict:
-    """torch.profiler で、カーネルの起動回数・同期の回数・GPU が計算していた時間の割合を測る（差で）。"""
+def cuda_profile(run: Callable[[int], None], steps: int, seconds_per_step: float) -> dict:
+    """torch.profiler で、1 ステップのカーネルの起動回数・同期の回数と、GPU が計算していた割合を測る。
+
+    割合は、1 ステップのカーネルの時間を、プロファイラなしで測った 1 ステップの時間で割る
+    （プロファイラを付けると CPU の側が遅くなるので、その時間では割らない）。
+    """
     one, many = _cuda_events(run, 1), _cuda_events(run, steps + 1)
-    launches, syncs, kernel_us, wall_us = (b - a for a, b in zip(one, many))
+    launches, syncs, kernel_us, _ = (b - a for a, b in zip(one, many))
+    busy = kernel_us / steps / (seconds_per_step * 1e6) if seconds_per_step > 0 else 0.0
     return {"kernel_launches": round(launches / steps, 1), "cuda_syncs": round(syncs / steps, 2),
-            "gpu_busy": round(kernel_us / wall_us, 3) if wall_us > 0 else 0.0}
+            "gpu_busy": round(min(busy, 1.0), 3)}
 
 
 def table(rows: list[dict]) -> str:
     gpu = any("kernel_launches" in r for r in rows)
-    head = ("| 対象 | ミニバッチ | 1 ステップ | GFLOP | 演算 | 同期（ステップごと） | 同期（1 エポックの実行全体） "
+    head = ("| 対象 | ミニバッチ | 1 ステップ | GFLOP | 演算 | 同期（ステップごと） | 同期（エポックの終わりなど） "
             "| デバイスをまたぐコピー |")
     line = "| --- | --- | --- | --- | --- | --- | --- | --- |"
     if gpu:
@@ -347,8 +377,8 @@ def table(rows: list[dict]) -> str:
         where = ", ".join(f"{k} {v}" for k, v in r["sync_ops"].items())
         syncs = f"{r['syncs']:g}"
         text = (f"| {r['label']} | {r['batch']} | {r['ms_per_step']:.2f} ms | {r['gflop']:g} | {r['ops']:g} | "
-                f"{syncs} | {r['syncs_per_epoch']:g}" + (f"（{r['steps_counted'] + 1} ステップで: {where}）"
-                                                        if where else "")
+                f"{syncs} | {r['syncs_per_epoch']:g}" + (f"（{r['steps_counted'] + 1} ステップの学習で: "
+                                                        f"{where}）" if where else "")
                 + f" | {r['copies']:g} 回、{r['copy_kb']:g} KB |")
         if gpu:
             text += (f" {r.get('kernel_launches', '–')} | {r.get('cuda_syncs', '–')} | "
