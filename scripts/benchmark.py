@@ -204,7 +204,7 @@ def merge(results: dict, new_runs: list[dict], new_loaders: list[dict], info: di
     order = {"cpu": 0, "gpu": 1}
     notebooks.sort(key=lambda r: (r["notebook"], order.get(r["device_kind"], 2)))
     loaders.sort(key=lambda r: (order.get(r["device_kind"], 2), r["model"]))
-    return {"notebooks": notebooks, "loaders": loaders}
+    return {**results, "notebooks": notebooks, "loaders": loaders}  # profiles などはそのまま残す
 
 
 def _seconds(s: float) -> str:

@@ -167,3 +167,10 @@ def test_table_sums_each_device_and_marks_gpu_runs_slower_than_the_cpu():
     assert "| 5.1 分 | 56 秒 ✓ |" in benchmark.results_table({"notebooks": runs})
     only_cpu = benchmark.results_table({"notebooks": runs + [_run("05_four_vs_nine", 0.995, 20.0)]})
     assert "| 5.5 分 | 56 秒（2 冊） ✗ |" in only_cpu  # GPU の記録がないノートブックがある
+
+
+def test_merge_keeps_the_step_profiles():
+    profiles = [{"device_kind": "cpu", "workload": "03"}]
+    merged = benchmark.merge({"notebooks": [], "profiles": profiles}, [_run("04_cnn", 0.99, 300.0)],
+                             [], {"device_kind": "cpu"})
+    assert merged["profiles"] == profiles
