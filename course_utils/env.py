@@ -306,7 +306,6 @@ def folder_problem(folder: Path, write: bool = True) -> str | None:
     return None
 
 
-
 # --- 対話的な部品に要るパッケージ -----------------------------------------------------------
 
 def missing_packages(packages: tuple[str, ...]) -> list[str]:

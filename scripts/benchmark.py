@@ -227,6 +227,11 @@ def _target_text(name: str) -> str:
     return "、".join(parts)
 
 
+def slower_than_cpu(gpu_run: dict, cpu_run: dict | None) -> bool:
+    """GPU の記録が、同じノートブックの CPU の記録より時間がかかったか（CPU の記録がなければ False）。"""
+    return cpu_run is not None and gpu_run["wall_s"] > cpu_run["wall_s"]
+
+
 def _cell(run: dict, cpu_run: dict | None = None) -> str:
     """表の 1 マス。cpu_run を渡すと（GPU のマス）、CPU より遅ければそう書いて ✗ にする。"""
     if run["status"] == "timeout":
@@ -256,7 +261,7 @@ def _cell(run: dict, cpu_run: dict | None = None) -> str:
     text.append(_seconds(run["wall_s"]))
     limit = target.get(f"{kind}_s")
     ok &= limit is None or run["wall_s"] <= limit
-    if cpu_run is not None and cpu_run["status"] == "ok" and run["wall_s"] > cpu_run["wall_s"]:
+    if cpu_run is not None and cpu_run["status"] == "ok" and slower_than_cpu(run, cpu_run):
         text.append("CPU より遅い")
         ok = False
     return "、".join(text) + (" ✓" if ok else " ✗")
@@ -283,15 +288,14 @@ def results_table(results: dict) -> str:
             cells.append(_cell(run, cpu_run) if run else "未測定")
         lines.append(f"| [{name}](notebooks/{name}.ipynb) | {_target_text(name)} | "
                      + " | ".join(cells) + " |")
-    totals = []
+    totals, total_s = [], {}
     for kind in kinds:
         found = [find(name, kind) for name in names_all]
-        total = sum(r["wall_s"] for r in found if r)
-        text = _seconds(total) + ("" if all(found) else f"（{sum(map(bool, found))} 冊）")
+        total_s[kind] = sum(r["wall_s"] for r in found if r)
+        text = _seconds(total_s[kind]) + ("" if all(found) else f"（{sum(map(bool, found))} 冊）")
         if kind == "gpu":
-            slower = any(r and find(r["notebook"], "cpu") and r["wall_s"] > find(r["notebook"], "cpu")["wall_s"]
-                         for r in found)
-            text += " ✓" if all(found) and total <= COURSE_GPU_S and not slower else " ✗"
+            slower = any(r and slower_than_cpu(r, find(r["notebook"], "cpu")) for r in found)
+            text += " ✓" if all(found) and total_s[kind] <= COURSE_GPU_S and not slower else " ✗"
         totals.append(text)
     lines.append(f"| 合計 | GPU ≤ {_seconds(COURSE_GPU_S)}、どのノートブックも GPU で CPU 以下の時間 | "
                  + " | ".join(totals) + " |")
@@ -301,9 +305,8 @@ def results_table(results: dict) -> str:
         dates = sorted({r["date"][:10] for r in runs if r["device_kind"] == kind})
         lines.append(f"- {names[kind]}: {latest['device']}、PyTorch {latest['torch']}、"
                      f"Python {latest['python']}、測定日 {', '.join(dates)}")
-    gpu_runs = [r for r in runs if r["device_kind"] == "gpu"]
-    if gpu_runs:
-        total = sum(r["wall_s"] for r in gpu_runs)
+    if "gpu" in total_s:
+        total = total_s["gpu"]
         low, high = (total * f for f in T4_FACTOR)
         lines.append(f"- Colab の T4（未測定）の見積もり: GPU の列の合計 {_seconds(total)}の "
                      f"{T4_FACTOR[0]:g}〜{T4_FACTOR[1]:g} 倍で、{_seconds(low)}〜{_seconds(high)}"
@@ -373,11 +376,11 @@ def update_readme(readme: Path, table: str) -> None:
     readme.write_text(f"{head}{TABLE_BEGIN}\n{table}\n{TABLE_END}{tail}", encoding="utf-8")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_run_arguments(parser: argparse.ArgumentParser, default_timeout: float) -> None:
+    """このスクリプトの引数（scripts/gpu_check.py も同じ引数を受け取って、そのまま渡す）。"""
     parser.add_argument("notebooks", nargs="*", help="実行するノートブック（省略するとすべて）")
-    parser.add_argument("--timeout", type=float, default=1800,
-                        help="1 冊あたりの上限（秒、既定 1800）")
+    parser.add_argument("--timeout", type=float, default=default_timeout,
+                        help=f"1 冊あたりの上限（秒、既定 {default_timeout:g}）")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results.json")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     parser.add_argument("--build", type=Path, default=ROOT / "build" / "notebooks",
@@ -386,6 +389,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="DataLoader と FastLoader の比較を省く")
     parser.add_argument("--quick", action="store_true",
                         help="クイックモードで実行する（テスト用。--results と --readme が必要）")
+
+
+def run_arguments(args: argparse.Namespace) -> list[str]:
+    """add_run_arguments で受け取った値を、main に渡せる引数の列に戻す。"""
+    argv = [*args.notebooks, "--timeout", str(args.timeout), "--results", str(args.results),
+            "--readme", str(args.readme), "--build", str(args.build)]
+    return argv + ["--no-loaders"] * args.no_loaders + ["--quick"] * args.quick
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_arguments(parser, default_timeout=1800)
     args = parser.parse_args(argv)
 
     if args.quick:

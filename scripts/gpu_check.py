@@ -68,9 +68,8 @@ def check_environment(allow_cpu: bool) -> list[str]:
             problems.append(str(error))
     if problems:
         raise SystemExit("\n".join(f"✗ {p}" for p in problems))
-    notes = [f"- {name} がありません: {effect}" for name, effect in OPTIONAL.items()
-             if missing_packages((name,))]
-    return notes
+    missing = missing_packages(tuple(OPTIONAL))
+    return [f"- {name} がありません: {OPTIONAL[name]}" for name in missing]
 
 
 def summary(results: dict) -> list[str]:
@@ -96,7 +95,7 @@ def summary(results: dict) -> list[str]:
         lines.append(f"{'✓' if ok else '✗'} 06: {vit['wall_s']:.0f} 秒・テスト正解率 {acc_text}"
                      f"（目標 {target['gpu_s']} 秒以内・{target['acc_gpu']:.1%} 以上）")
     slower = [f"{name}（GPU {gpu[name]['wall_s']:.0f} 秒 > CPU {cpu[name]['wall_s']:.0f} 秒）"
-              for name in sorted(gpu) if name in cpu and gpu[name]["wall_s"] > cpu[name]["wall_s"]]
+              for name in sorted(gpu) if benchmark.slower_than_cpu(gpu[name], cpu.get(name))]
     lines.append(("✗ CPU より遅いノートブック: " + ", ".join(slower)) if slower
                  else "✓ どのノートブックも GPU で CPU の記録以下の時間")
     failed = [f"{r['notebook']}（{r['status']}: {r['detail']}）" for r in gpu.values()
@@ -108,16 +107,8 @@ def summary(results: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", help="実行するノートブック（省略するとすべて）")
-    parser.add_argument("--timeout", type=float, default=600, help="1 冊あたりの上限（秒）")
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results.json")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
-    parser.add_argument("--build", type=Path, default=ROOT / "build" / "notebooks")
+    benchmark.add_run_arguments(parser, default_timeout=600)  # scripts/benchmark.py にそのまま渡す
     parser.add_argument("--no-profile", action="store_true", help="1 ステップの中身の測定を省く")
-    parser.add_argument("--no-loaders", action="store_true",
-                        help="DataLoader と FastLoader の比較を省く")
-    parser.add_argument("--quick", action="store_true",
-                        help="クイックモード（このスクリプトのテスト用。--results と --readme を別の場所に）")
     parser.add_argument("--allow-cpu", action="store_true",
                         help="GPU がなくても実行する（このスクリプトのテスト用）")
     args = parser.parse_args(argv)
@@ -127,23 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     notes = check_environment(args.allow_cpu)
     for note in notes:
         print(note)
-    bench_args = [*args.notebooks, "--timeout", str(args.timeout), "--results", str(args.results),
-                  "--readme", str(args.readme), "--build", str(args.build)]
-    if args.no_loaders:
-        bench_args.append("--no-loaders")
-    if args.quick:
-        bench_args.append("--quick")
-    status = benchmark.main(bench_args)
+    status = benchmark.main(benchmark.run_arguments(args))
     if not args.no_profile:
         steps = ["--count-steps", "2", "--time-steps", "2"] if args.quick else []
         workloads = ["03", "evaluate"] if args.quick else []
         for impl in ("notebook", "foreach"):
             profile_steps.main([*workloads, "--optimizer-impl", impl, "--results",
                                 str(args.results), *steps])
-        results = json.loads(args.results.read_text())
-        benchmark.update_readme(args.readme, benchmark.results_table(results))  # 中身の表も載せる
+    results = json.loads(args.results.read_text())
+    benchmark.update_readme(args.readme, benchmark.results_table(results))  # 1 ステップの中身の表も載せる
     print()
-    print("\n".join(summary(json.loads(args.results.read_text()))))
+    print("\n".join(summary(results)))
     return status
 
 
