@@ -51,7 +51,7 @@ for path in (ROOT, ROOT / "scripts"):  # どこから実行しても course_util
         sys.path.insert(0, str(path))
 
 from benchmark import device_info  # noqa: E402  (scripts/ の benchmark.py)
-from course_utils.data import FastLoader  # noqa: E402
+from course_utils.data import MNIST_MEAN, MNIST_STD, FastLoader  # noqa: E402
 from course_utils.models import CNN, MLP  # noqa: E402
 from course_utils.training import evaluate, fit  # noqa: E402
 
@@ -131,8 +131,9 @@ class OpCounter(TorchDispatchMode):
         return out
 
 
-def notebook_definitions(name: str, namespace: dict) -> dict:
-    """ノートブックのコードのセルから、関数・クラスの定義と定数の代入だけを実行して namespace に入れる。
+def notebook_definitions(name: str, namespace: dict, assignments: set[str] = frozenset()) -> dict:
+    """ノートブックのコードのセルから、関数・クラスの定義と定数の代入（と、assignments の名前への
+    代入）だけを実行して namespace に入れる。
 
     図を描く・学習するなどの文は実行しない。ノートブックと同じ定義で測るためのもの。
     """
@@ -147,7 +148,8 @@ def notebook_definitions(name: str, namespace: dict) -> dict:
         tree = ast.parse(source)
         keep = [node for node in tree.body
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef))
-                or (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant))]
+                or (isinstance(node, ast.Assign) and (isinstance(node.value, ast.Constant) or any(
+                    isinstance(t, ast.Name) and t.id in assignments for t in node.targets)))]
         # 呼んだ場所（call_site）に、ノートブックの名前とセルの番号（0 から）が出るように
         where = f"{path.name}#セル{index}"
         exec(compile(ast.Module(body=keep, type_ignores=[]), where, "exec"), namespace)
@@ -163,7 +165,7 @@ def base_namespace(device: torch.device) -> dict:
 def random_images(count: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST と同じ形・同じくらいの値の範囲の画像とラベル（値は学習の速さに関係しない）。"""
     g = torch.Generator().manual_seed(seed)
-    X = (torch.rand(count, 1, 28, 28, generator=g) - 0.1307) / 0.3081
+    X = (torch.rand(count, 1, 28, 28, generator=g) - MNIST_MEAN) / MNIST_STD
     return X, torch.randint(0, 10, (count,), generator=g)
 
 
@@ -184,17 +186,15 @@ def fit_workload(name: str, device: torch.device, impl: str, vit_config: str,
                  max_steps: int = 60) -> tuple[str, int, Callable[[int], None]]:
     """(説明, ミニバッチの大きさ, steps ステップ（max_steps まで）学習する関数) を返す。"""
     quiet = contextlib.redirect_stdout(io.StringIO())
-    store: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    # 画像はここで 1 回だけ作って学習するデバイスに送る（数える・測る run の外で）
+    X_pool, y_pool = (t.to(device) for t in random_images(max_steps * 256))
 
     def images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """count 枚の画像とラベル（学習するデバイスの上。作って送るのは最初の 1 回だけで、測る対象に入れない）。"""
-        if not store:
-            X, y = random_images(max_steps * 256)
-            store[0] = X.to(device), y.to(device)
-        X, y = store[0]
-        if count > len(y):
-            raise ValueError(f"ステップが多すぎます（{count} 枚 > {len(y)} 枚）")
-        return X[:count], y[:count]
+        """先頭から count 枚の画像とラベル（学習するデバイスの上）。"""
+        if count > len(y_pool):
+            raise ValueError(f"ステップが多すぎます（{count} 枚 > {len(y_pool)} 枚）")
+        return X_pool[:count], y_pool[:count]
+
     if name in {"03", "04"}:
         make, label = (MLP, "03 MLP") if name == "03" else (CNN, "04 CNN")
         batch, channels_last = 128, name == "04"
@@ -213,10 +213,8 @@ def fit_workload(name: str, device: torch.device, impl: str, vit_config: str,
         return f"{label}（fit、Adam）", batch, run
 
     if name == "06":
-        ns = notebook_definitions("06", base_namespace(device))
-        config = (ns["ViTConfig"](patch_size=4, dim=128, depth=6, heads=8, num_epochs=40,
-                                  batch_size=256)
-                  if vit_config == "gpu" else ns["ViTConfig"]())
+        ns = notebook_definitions("06", base_namespace(device), assignments={"cpu_config", "gpu_config"})
+        config = ns[f"{vit_config}_config"]  # ノートブックで決めた CPU 用・GPU 用の設定
         use_amp = device.type == "cuda"
 
         def run(steps: int) -> None:
@@ -303,7 +301,7 @@ def profile(name: str, device: torch.device, impl: str, vit_config: str,
 
     run(n) はモデルとオプティマイザを作るところから始まり、最後のエポックの終わりの集計までを含むので、
     n + 1 ステップと 1 ステップの差を n で割って、準備と後始末の分を除く
-    （エポックの終わりの同期は sync_per_epoch に、1 ステップの実行全体の数として別に残す）。
+    （その準備と後始末の分の同期（エポックの終わりの集計など）は syncs_per_epoch に残す）。
     """
     label, batch, run = fit_workload(name, device, impl, vit_config,
                                      max_steps=max(count_steps, time_steps, 24) + 1)
@@ -316,13 +314,13 @@ def profile(name: str, device: torch.device, impl: str, vit_config: str,
     seconds = (_seconds(run, time_steps + 1, device) - _seconds(run, 1, device)) / time_steps
     flops = _flops(run, 2) - _flops(run, 1)  # 1 ステップの行列積・畳み込み・注意の浮動小数点演算の数
     key = f"06-{vit_config}" if name == "06" else name  # 06 は設定ごとに別の記録にする
+    syncs = per_step(sum(one.syncs.values()), sum(many.syncs.values()))
     row = {"workload": key, "label": label, "batch": batch,
            "ms_per_step": round(seconds * 1000, 2),
            "ops": per_step(sum(one.compute.values()), sum(many.compute.values()), 1),
-           "syncs": per_step(sum(one.syncs.values()), sum(many.syncs.values())),
+           "syncs": syncs,
            # 1 ステップだけの学習の同期から、ステップごとの分を引いた残り（エポックの終わりなど）
-           "syncs_per_epoch": round(sum(one.syncs.values()) - (sum(many.syncs.values())
-                                                              - sum(one.syncs.values())) / count_steps, 2),
+           "syncs_per_epoch": round(sum(one.syncs.values()) - syncs, 2),
            "sync_ops": dict(many.syncs), "host_reads": dict(many.host_reads),
            "copies": per_step(one.copies, many.copies),
            "copy_kb": round((many.copy_bytes - one.copy_bytes) / count_steps / 1024, 1),
@@ -333,22 +331,19 @@ def profile(name: str, device: torch.device, impl: str, vit_config: str,
     return row
 
 
-def _cuda_events(run: Callable[[int], None], steps: int) -> tuple[int, int, float, float]:
-    """(カーネルの起動回数, 同期の回数, カーネルの時間 [µs], かかった時間 [µs])。"""
+def _cuda_events(run: Callable[[int], None], steps: int) -> tuple[int, int, float]:
+    """(カーネルの起動回数, 同期の回数, カーネルの時間 [µs])。"""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
     torch.cuda.synchronize()
-    start = time.perf_counter()
     with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         run(steps)
         torch.cuda.synchronize()
-    wall_us = (time.perf_counter() - start) * 1e6
     events = prof.events()
     return (sum(e.name in LAUNCH_EVENTS for e in events),
             sum(e.name in SYNC_EVENTS for e in events),
             sum(getattr(e, "device_time", None) or getattr(e, "cuda_time", 0)  # 2.4 より前は cuda_time
-                for e in events if e.device_type == torch.autograd.DeviceType.CUDA),
-            wall_us)
+                for e in events if e.device_type == torch.autograd.DeviceType.CUDA))
 
 
 def cuda_profile(run: Callable[[int], None], steps: int, seconds_per_step: float) -> dict:
@@ -358,7 +353,7 @@ def cuda_profile(run: Callable[[int], None], steps: int, seconds_per_step: float
     （プロファイラを付けると CPU の側が遅くなるので、その時間では割らない）。
     """
     one, many = _cuda_events(run, 1), _cuda_events(run, steps + 1)
-    launches, syncs, kernel_us, _ = (b - a for a, b in zip(one, many))
+    launches, syncs, kernel_us = (b - a for a, b in zip(one, many))
     busy = kernel_us / steps / (seconds_per_step * 1e6) if seconds_per_step > 0 else 0.0
     return {"kernel_launches": round(launches / steps, 1), "cuda_syncs": round(syncs / steps, 2),
             "gpu_busy": round(min(busy, 1.0), 3)}
