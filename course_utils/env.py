@@ -7,6 +7,7 @@
     COURSE_OFFLINE=1    ダウンロードせず、キャッシュにあるものだけを使う（教室向け）
     COURSE_CACHE_DIR    データと重みのキャッシュ置き場（既定は ~/.cache/dl-course-ja）
     COURSE_DATA_DIR     MNIST/raw/ を含むフォルダ（あればダウンロードせずにそこを使う）
+    COURSE_SEED         学習の乱数シードの基準（既定は 0。別のシードで結論が変わらないかを確かめる）
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ QUICK_ENV = "COURSE_QUICK"
 OFFLINE_ENV = "COURSE_OFFLINE"
 CACHE_ENV = "COURSE_CACHE_DIR"
 DATA_ENV = "COURSE_DATA_DIR"
+SEED_ENV = "COURSE_SEED"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # 相対パスの COURSE_DATA_DIR を探す 2 番目の場所
 _FONT_FILE = Path("fonts") / "ipaexg.ttf"  # japanize-matplotlib に同梱の IPAex ゴシック
@@ -127,6 +129,25 @@ def is_quick() -> bool:
 def is_offline() -> bool:
     """オフラインの指定（環境変数 COURSE_OFFLINE=1）があれば True を返す。"""
     return env_flag(OFFLINE_ENV)
+
+
+def course_seed() -> int:
+    """学習の乱数シードの基準（環境変数 COURSE_SEED、既定 0）。整数でなければ日本語で警告して 0。"""
+    value = os.environ.get(SEED_ENV)
+    if value is None or not _normalize(value):
+        return 0
+    text = _normalize(value)
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if 0 <= seed < 2**31:
+        return seed
+    if (SEED_ENV, value) not in _warned:
+        _warned.add((SEED_ENV, value))
+        warnings.warn(f"環境変数 {SEED_ENV} の値「{value}」は 0 以上の整数ではないので、シード 0 を使います"
+                      f"（例: {SEED_ENV}=1）。", CourseSettingWarning, stacklevel=2)
+    return 0
 
 
 def in_colab() -> bool:

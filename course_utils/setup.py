@@ -11,11 +11,12 @@ import numpy as np
 import torch
 
 # 環境変数の旗・Colab か・フォントの場所は course_utils.env にある（ここからも import できるように残す）
-from course_utils.env import (OFFLINE_ENV, QUICK_ENV, env_flag, flag_text, in_colab, is_offline,
-                              is_quick, japanese_font_path)
+from course_utils.env import (OFFLINE_ENV, QUICK_ENV, SEED_ENV, course_seed, env_flag, flag_text,
+                              in_colab, is_offline, is_quick, japanese_font_path)
 from course_utils.preflight import version_problems
 
-__all__ = ["OFFLINE_ENV", "QUICK_ENV", "by_mode", "env_flag", "get_device", "in_colab",
+__all__ = ["OFFLINE_ENV", "QUICK_ENV", "SEED_ENV", "by_mode", "course_seed", "env_flag",
+           "get_device", "in_colab",
            "is_offline", "is_quick", "japanese_font_path", "register_japanese_font",
            "seed_everything", "setup_notebook"]
 
@@ -109,11 +110,13 @@ def explain_name_errors() -> None:
     shell.set_custom_exc((NameError,), handler)
 
 
-def setup_notebook(seed: int = 0) -> torch.device:
+def setup_notebook(seed: int | None = None) -> torch.device:
     """ノートブックの最初に一度呼ぶ。デバイスを選び、シードを固定し、日本語フォントを登録する。
 
-    使うデバイス・環境・モードを表示し、選んだ torch.device を返す（00 で導入）。
+    seed を省くと環境変数 COURSE_SEED（既定 0）を使う。使うデバイス・環境・モードを表示し、
+    選んだ torch.device を返す（00 で導入）。
     """
+    seed = course_seed() if seed is None else seed
     seed_everything(seed)
     explain_name_errors()
     font = register_japanese_font()
