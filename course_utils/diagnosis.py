@@ -28,6 +28,8 @@ OVERFIT_WAIT = 0.20        # ただし最小から、全エポックの 2 割（
 UNDERFIT_TRAIN_ACC = 0.98  # 訓練正解率がこれ未満で、検証とほぼ同じなら「未学習」（MNIST の目安）
 UNDERFIT_GAP = 0.01        # 「ほぼ同じ」: 訓練正解率が検証正解率より 1 ポイント以上は高くない
 STILL_FALLING = 0.20       # 検証損失の最小が最後の 2 割のエポックにあれば「まだ改善中」
+EARLY_SPIKE = 10           # 1 エポック目の平均の訓練損失が 2 エポック目の 10 倍以上なら、初めに跳ね上がった跡
+EXPLODE_RATIO = 10         # 最後の訓練損失が最小の 10 倍以上にふくらんだら、数のままでも「発散」
 
 KIND_NAMES = {
     "too_short": "短すぎて判定できない",
@@ -142,10 +144,17 @@ def _jumps(train: list[float]) -> list[int]:
             if train[e] > train[e - 1] + RISE_SHARE * drop and train[e] > 1.1 * train[e - 1]]
 
 
+def times_text(ratio: float) -> str:
+    """倍率を「けた違い（58 倍）」「3.2 倍」のように書く。けた違いと書くのは 10 倍以上だけ。"""
+    return f"けた違い（{ratio:.0f} 倍）" if ratio >= 10 else f"{ratio:.1f} 倍"
+
+
 def _not_learning(train: list[float], train_text: str, jumps: list[int],
                   best: int | None) -> Diagnosis:
     if train[0] > 2 * min(train) or jumps:
-        cause = ("最初のエポックの平均損失がけた違いに大きく、その後は下がらなくなっているので、"
+        start = (f"最初のエポックの平均損失が最小の{times_text(train[0] / min(train))}に大きく"
+                 if train[0] > 2 * min(train) else "訓練損失が途中で跳ね上がり")
+        cause = (f"{start}、その後は下がらなくなっているので、"
                  "学習率が大きすぎて重みが壊れた疑いが強いです。")
         advice = "次の一手: 学習率を 1/10 ずつ下げて試す、入力を正規化しているか確かめる。"
     else:
@@ -174,15 +183,20 @@ def _judge(h: dict[str, list[float]], baseline: float | None) -> Diagnosis:
     epochs = len(train)
     finite = all(math.isfinite(v) for v in train + loss)
     best = min(range(epochs), key=loss.__getitem__) + 1 if finite else None
+    if not finite:  # 短い記録でも、NaN や無限大は「もっと学習する」では直らない
+        return Diagnosis("diverged", [
+            "損失が無限大か NaN になりました（発散）。",
+            "次の一手: 学習率を 1/10 にする、入力を正規化しているか確かめる。"], best)
+    if epochs >= 2 and train[-1] >= EXPLODE_RATIO * min(train) and train[-1] > train[0]:
+        return Diagnosis("diverged", [
+            f"訓練損失が {min(train):.3g} から {train[-1]:.3g} へと、最小の{times_text(train[-1] / min(train))}に"
+            "ふくらみました。まだ数の範囲ですが、発散しかけています。",
+            "次の一手: 学習率を 1/10 にする、勾配クリッピングを入れる、入力を正規化しているか確かめる。"], best)
     if epochs < MIN_EPOCHS:
         return Diagnosis("too_short", [
             f"{epochs} エポックだけでは曲線の形が分からないので、判定しません"
             f"（最後の検証正解率 {acc[-1]:.1%}）。",
             f"次の一手: {MIN_EPOCHS} エポック以上学習してから読みます。"], best)
-    if not finite:
-        return Diagnosis("diverged", [
-            "損失が無限大か NaN になりました（発散）。",
-            "次の一手: 学習率を 1/10 にする、入力を正規化しているか確かめる。"], best)
 
     margin = BASELINE_SHARE * (1 - baseline) if baseline is not None else None
     typical_acc = statistics.median(acc[epochs // 2:])  # 後半の中央値（偶然の揺れに強い）
@@ -212,6 +226,14 @@ def _judge(h: dict[str, list[float]], baseline: float | None) -> Diagnosis:
             f"訓練損失は下がっていますが、{epochs} エポックで {train[0]:.3f} → {train[-1]:.3f} と、"
             f"{1 - train[-1] / train[0]:.0%} しか下がっていません（最後の検証正解率 {acc[-1]:.1%}）。",
             "次の一手: 学習率を 10 倍にしてみる（小さすぎると、曲線はほぼ平らなまま少しずつ下がります）。"],
+            best)
+    if train[0] >= EARLY_SPIKE * train[1]:
+        return Diagnosis("unstable", [
+            f"1 エポック目の平均の訓練損失 {train[0]:.3g} が、2 エポック目の {train[1]:.3g} の"
+            f"{times_text(train[0] / train[1])}です。学習の初めに損失が大きく跳ね上がった跡で、"
+            "学習率が大きすぎる疑いがあります（その後は下がっても、壊れた重みから出直した分だけ悪いところで止まりがちです）。",
+            f"最後の検証正解率は {acc[-1]:.1%} です。",
+            "次の一手: 学習率を 1/3〜1/10 にして比べる、ウォームアップ（学習率を 0 から少しずつ上げる）を入れる。"],
             best)
     if jumps and train[-1] >= UNSTABLE_END * min(train):
         where = "・".join(str(e) for e in jumps[:5])

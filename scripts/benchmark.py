@@ -406,6 +406,14 @@ def main(argv: list[str] | None = None) -> int:
     add_run_arguments(parser, default_timeout=1800)
     args = parser.parse_args(argv)
 
+    if args.seed is not None:
+        defaults = {ROOT / "benchmarks" / "results.json", ROOT / "README.md"}
+        if args.seed != 0 and {args.results.resolve(), args.readme.resolve()} & defaults:
+            parser.error("シード 0 以外の結果は本物の表に書けません（README の表はシード 0 の実行です）。"
+                         "--results と --readme に別の場所を指定してください。")
+        os.environ[SEED_ENV] = str(args.seed)
+    else:
+        os.environ.pop(SEED_ENV, None)  # 表の数字はいつもシード 0 の実行
     if args.quick:
         defaults = {ROOT / "benchmarks" / "results.json", ROOT / "README.md"}
         if {args.results.resolve(), args.readme.resolve()} & defaults:
@@ -420,14 +428,6 @@ def main(argv: list[str] | None = None) -> int:
             print(error, file=sys.stderr)
             return 2
 
-    if args.seed is not None:
-        defaults = {ROOT / "benchmarks" / "results.json", ROOT / "README.md"}
-        if args.seed != 0 and {args.results.resolve(), args.readme.resolve()} & defaults:
-            parser.error("シード 0 以外の結果は本物の表に書けません（README の表はシード 0 の実行です）。"
-                         "--results と --readme に別の場所を指定してください。")
-        os.environ[SEED_ENV] = str(args.seed)
-    else:
-        os.environ.pop(SEED_ENV, None)  # 表の数字はいつもシード 0 の実行
     paths = find_notebooks(args.notebooks)
     info = {**device_info(), "torch": torch.__version__,
             "python": platform.python_version(),

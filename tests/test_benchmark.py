@@ -1,5 +1,6 @@
 """scripts/benchmark.py（全ノートブックの実測）と course_utils.results の検査。"""
 
+import argparse
 import json
 import math
 import subprocess
@@ -114,6 +115,27 @@ def test_merge_replaces_only_the_same_kind_and_notebook():
 def test_quick_mode_refuses_to_write_the_real_results():
     with pytest.raises(SystemExit):
         benchmark.main(["01", "--quick"])
+
+
+def test_another_seed_refuses_to_write_the_real_results_and_is_passed_on(monkeypatch):
+    with pytest.raises(SystemExit):
+        benchmark.main(["01", "--seed", "1"])
+    parser = argparse.ArgumentParser()
+    benchmark.add_run_arguments(parser, default_timeout=60)
+    args = parser.parse_args(["05", "--seed", "2", "--results", "/tmp/r.json"])
+    assert benchmark.run_arguments(args)[-2:] == ["--seed", "2"]
+    assert "--seed" not in benchmark.run_arguments(parser.parse_args(["05"]))
+
+
+def test_the_seed_setting_reaches_the_notebooks(monkeypatch):
+    from course_utils.env import SEED_ENV, CourseSettingWarning, course_seed
+    monkeypatch.delenv(SEED_ENV, raising=False)
+    assert course_seed() == 0
+    monkeypatch.setenv(SEED_ENV, " ２ ")  # 全角でも読める
+    assert course_seed() == 2
+    monkeypatch.setenv(SEED_ENV, "one")
+    with pytest.warns(CourseSettingWarning, match="整数"):
+        assert course_seed() == 0
 
 
 def _script(tmp_path, *args):

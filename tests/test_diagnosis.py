@@ -216,3 +216,46 @@ def test_plot_diagnosis_marks_the_best_epoch_and_the_verdict():
     labels = [line.get_label() for line in fig.axes[1].get_lines()]
     assert "ベースライン（50.0%）" in labels
     plt.close(fig)
+
+
+# --- 2 つ目のレビューで見つかった読み違い --------------------------------------------------
+# 05 の「少し大きすぎる: Adam、学習率 0.1」を、この CPU でシード 0 と 1 で記録したもの（10 エポック）。
+# シード 1 では以前「過小適合」、別の CPU では「まだ改善中」と読まれ、本文の「学習率を下げる」と食い違った。
+ADAM_01 = {
+    0: ([4.7406, 0.081, 0.0613, 0.0513, 0.0406, 0.0329, 0.0279, 0.0234, 0.0301, 0.044],
+        [0.0802, 0.0538, 0.0653, 0.047, 0.0436, 0.0495, 0.0454, 0.0424, 0.0389, 0.0547],
+        [0.9746, 0.9788, 0.9779, 0.9839, 0.9805, 0.9856, 0.9813, 0.9847, 0.9847, 0.9813]),
+    1: ([5.0852, 0.1233, 0.0917, 0.0852, 0.072, 0.0727, 0.0611, 0.0614, 0.06, 0.0869],
+        [0.0882, 0.0958, 0.0975, 0.0611, 0.0565, 0.077, 0.0758, 0.0615, 0.0987, 0.0468],
+        [0.9669, 0.9644, 0.9652, 0.9856, 0.9771, 0.9763, 0.9796, 0.9796, 0.9695, 0.9847]),
+}
+
+
+@pytest.mark.parametrize("seed", sorted(ADAM_01))
+def test_a_first_epoch_spike_is_read_as_a_too_large_learning_rate(seed):
+    train, val, acc = ADAM_01[seed]
+    result = diagnose(history(train, val, acc, train_acc=[0.97] * 10), baseline=0.5)
+    assert result.kind == "unstable"
+    assert "けた違い" in str(result) and "学習率" in str(result)
+
+
+def test_a_finite_but_exploding_loss_is_divergence():
+    train = [0.7, 0.5, 0.4, 3.0, 40.0, 900.0]
+    result = diagnose(history(train, [0.6] * 6, [0.6] * 6), baseline=0.5)
+    assert result.kind == "diverged" and "発散" in str(result)
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_nan_in_a_short_run_is_divergence_not_train_longer(epochs):
+    train = [0.7, float("nan")][:epochs] if epochs == 2 else [float("nan")]
+    result = diagnose(history(train, [0.7] * epochs, [0.5] * epochs), baseline=0.5)
+    assert result.kind == "diverged"
+    assert "エポック以上学習" not in str(result)
+
+
+def test_orders_of_magnitude_only_for_ten_times_or_more():
+    # 1 エポック目が最小の 3 倍: 「けた違い」とは書かない
+    result = diagnose(history([0.75, 0.25, 0.7, 0.71, 0.72], [0.7] * 5, [0.5] * 5,
+                              train_acc=[0.5] * 5), baseline=0.5)
+    assert result.kind == "not_learning"
+    assert "けた違い" not in str(result) and "3.0 倍" in str(result)
