@@ -40,6 +40,9 @@ except ImportError:  # ないときは、部品を作ると入れ方を表示す
 CANVAS_SIZE = 280  # 描く枠の 1 辺の画素数（28 × 10）
 LINE_WIDTH = 18  # 線の太さ（28×28 に縮めると 2 画素ほど。MNIST の線の太さに近い）
 DRAWN_DIGITS_FILE = "drawn_digits.json"
+# MNIST の数字の重心の位置（行も列も、0 から数えた画素の番号）。28 画素の真ん中の 13.5 ではない。
+# 訓練画像の重心の平均は (14.0, 14.0) で、そこからのずれは整数の画素数でずらした丸めの分だけ（04 で測る）
+MNIST_CENTRE = 14.0
 
 Strokes = list  # [[[x, y], [x, y], ...], ...]: 線（ペンを下ろしてから上げるまで）ごとの点の列
 
@@ -185,8 +188,9 @@ def prepare_raw(image: np.ndarray) -> np.ndarray:
     return image.reshape(28, 10, 28, 10).mean(axis=(1, 3))
 
 
-def prepare_like_mnist(image: np.ndarray, threshold: float = 0.1) -> np.ndarray:
-    """04 の prepare_mnist: 縦横比を保って 20×20 に収め、重心を 28×28 の中央に置く（MNIST の作り方）。"""
+def prepare_like_mnist(image: np.ndarray, threshold: float = 0.1,
+                       centre: float = MNIST_CENTRE) -> np.ndarray:
+    """04 の prepare_mnist: 縦横比を保って 20×20 に収め、重心を MNIST と同じ画素の番号 centre に置く。"""
     rows, cols = np.nonzero(image > threshold)
     if len(rows) == 0:
         return np.zeros((28, 28), dtype=np.float32)
@@ -196,8 +200,8 @@ def prepare_like_mnist(image: np.ndarray, threshold: float = 0.1) -> np.ndarray:
     small = np.asarray(Image.fromarray(crop).resize((w, h), Image.BOX))
     ys, xs = np.indices(small.shape)
     cy, cx = (ys * small).sum() / small.sum(), (xs * small).sum() / small.sum()
-    top = int(np.clip(round(13.5 - cy), 0, 28 - h))
-    left = int(np.clip(round(13.5 - cx), 0, 28 - w))
+    top = int(np.clip(round(centre - cy), 0, 28 - h))  # 整数の画素数だけずらす（MNIST と同じ）
+    left = int(np.clip(round(centre - cx), 0, 28 - w))
     out = np.zeros((28, 28), dtype=np.float32)
     out[top:top + h, left:left + w] = small
     return np.clip(out, 0, 1)

@@ -1,12 +1,15 @@
 """描く枠（DigitPad）とカメラ（CameraCapture）の Python の側を、ブラウザなしで確かめる。
 
 ブラウザの側（線を引く、カメラの映像を撮る）は tests/test_browser.py が本物の Chromium で確かめる。
-04 の前処理 prepare_mnist は、ノートブックのセルを実行して、MNIST の作り方どおりかを確かめる。
+04 の前処理 prepare_mnist は、ノートブックのセルを実行して、MNIST の作り方どおりかを確かめる
+（MNIST の数字を拡大して通すと元に戻るか、描いた数字の重心が MNIST の数字と同じ位置に来るか）。
 """
 
 import base64
+import inspect
 import io
 import json
+from importlib import resources
 
 import nbformat
 import numpy as np
@@ -14,7 +17,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
-from course_utils import live
+from course_utils import data, live
 
 
 # --- 線 → 画像 --------------------------------------------------------------------------------
@@ -72,7 +75,7 @@ def _centre_of_mass(image):
 @pytest.mark.parametrize("box", [(10, 20, 30, 40), (200, 230, 220, 275), (0, 280, 130, 150),
                                  (120, 140, 0, 280)])
 def test_prepare_mnist_fits_20_pixels_and_centres_the_mass(cnn_notebook, box):
-    """どこにどんな大きさで描いても、長い辺が 20 画素になり、重心が 28×28 の中央に来る（MNIST の作り方）。"""
+    """どこにどんな大きさで描いても、長い辺が 20 画素になり、重心が MNIST の数字と同じ画素の番号 14 付近に来る。"""
     top, bottom, left, right = box
     image = np.zeros((280, 280), dtype=np.float32)
     image[top:bottom, left:right] = 1.0
@@ -81,7 +84,44 @@ def test_prepare_mnist_fits_20_pixels_and_centres_the_mass(cnn_notebook, box):
     rows, cols = np.nonzero(out > 0.05)
     assert max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == 20
     cy, cx = _centre_of_mass(out)
-    assert abs(cy - 13.5) <= 0.5 and abs(cx - 13.5) <= 0.5
+    assert abs(cy - 14.0) <= 0.5 and abs(cx - 14.0) <= 0.5  # 整数の画素数でずらすので ±0.5 まで
+
+
+def _quick_mnist(count):
+    """講座に同梱した MNIST の部分集合（訓練用）の先頭 count 枚、0〜1。"""
+    with resources.files("course_utils").joinpath(data.QUICK_FILE).open("rb") as f:
+        return np.load(f)["train_images"][:count].astype(np.float32) / 255
+
+
+def test_prepare_mnist_puts_mnist_digits_back_where_mnist_put_them(cnn_notebook):
+    """MNIST の数字を 10 倍に拡大して前処理に通すと、元の画像に戻る（重心を 28 画素の真ん中 13.5 に
+    置く前処理では、戻るのは 4 分の 1 ほど）。MNIST は重心を画素の番号 14 に合わせて整数の画素数でずらした。"""
+    images = _quick_mnist(200)
+    for prepare in (cnn_notebook["prepare_mnist"], live.prepare_like_mnist):
+        same = [np.allclose(prepare(x.repeat(10, axis=0).repeat(10, axis=1), threshold=0), x, atol=1e-6)
+                for x in images]
+        assert np.mean(same) >= 0.98
+    middle = [np.allclose(live.prepare_like_mnist(x.repeat(10, axis=0).repeat(10, axis=1), threshold=0,
+                                                  centre=13.5), x, atol=1e-6) for x in images]
+    assert np.mean(middle) < 0.5  # 目標の位置を変えると再現しない（この検査が効いている証拠）
+
+
+def test_prepared_drawn_digits_sit_where_mnist_digits_sit():
+    """同梱の描いた数字を前処理すると、重心の平均が MNIST の訓練画像の重心の平均と 0.1 画素以内でそろう。"""
+    mnist = _quick_mnist(5000)
+    mnist_rows, mnist_cols = _centre_of_mass_each(mnist)
+    assert abs(mnist_rows.mean() - 14.0) < 0.05 and abs(mnist_cols.mean() - 14.0) < 0.05
+    prepared = np.stack([live.prepare_like_mnist(live.render_strokes(strokes))
+                         for strokes, _ in live.load_drawn_digits()])
+    rows, cols = _centre_of_mass_each(prepared)
+    assert abs(rows.mean() - mnist_rows.mean()) < 0.1 and abs(cols.mean() - mnist_cols.mean()) < 0.1
+    assert np.abs(rows - 14.0).max() <= 0.5 and np.abs(cols - 14.0).max() <= 0.5
+
+
+def _centre_of_mass_each(images):
+    ys = np.arange(images.shape[1])
+    mass = images.sum(axis=(1, 2))
+    return images.sum(axis=2) @ ys / mass, images.sum(axis=1) @ ys / mass
 
 
 def test_prepare_mnist_keeps_the_aspect_ratio_and_makes_grey(cnn_notebook):
@@ -110,6 +150,8 @@ def test_the_module_copies_match_the_notebooks_functions(cnn_notebook):
         image = live.render_strokes(strokes)
         assert np.array_equal(live.prepare_like_mnist(image), cnn_notebook["prepare_mnist"](image))
         assert np.array_equal(live.prepare_raw(image), cnn_notebook["prepare_raw"](image))
+    notebook_centre = inspect.signature(cnn_notebook["prepare_mnist"]).parameters["centre"].default
+    assert notebook_centre == live.MNIST_CENTRE == 14.0
 
 
 # --- DigitPad -----------------------------------------------------------------------------------
