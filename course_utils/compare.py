@@ -45,7 +45,8 @@ def sign_test_p(only_a: int, only_b: int) -> float:
 
 def _as_runs(correct) -> list[torch.Tensor]:
     """1 回分の正誤 (N,) か、その並び（試行ごと）を、bool のテンソルのリストにする。"""
-    if isinstance(correct, torch.Tensor):
+    if hasattr(correct, "ndim"):  # テンソルか NumPy の配列: 1 次元なら 1 回分、2 次元なら試行ごとの行
+        correct = torch.as_tensor(correct)
         runs = [correct] if correct.dim() == 1 else list(correct)
     else:
         runs = [torch.as_tensor(c) for c in correct]

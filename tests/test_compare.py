@@ -110,3 +110,13 @@ def test_seeds_agree():
     assert seeds_agree([1, 4], [3, 2]) is None
     assert seeds_agree([], []) is None
     assert ALPHA == 0.05
+
+
+def test_numpy_arrays_are_one_run_or_rows_of_runs():
+    import numpy as np
+    a, b = np.ones(100, dtype=bool), np.ones(100, dtype=bool)
+    b[:30] = False
+    c = compare_runs(a, b, seed_noise=0.0)
+    assert c.runs == 1 and c.only_a == 30 and c.winner == "A"
+    rows = compare_runs(np.stack([a, a]), np.stack([b, b]))
+    assert rows.runs == 2 and rows.winner == "A"
