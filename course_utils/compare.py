@@ -1,13 +1,17 @@
 """2 つの学習を同じ検証画像で比べ、差が「揺れ」を超えるかを判定して日本語の文にする（02・05・06・08）。
 
-講座で「揺れ」と書くときは、いつも **差の標準誤差の 2 倍**（NOISE_SE 倍）を指す。判定の規則は
-ここに 1 回だけ書き、どのノートブックもこれを使う:
+講座で「揺れ」と書くときは、**差の標準誤差の 2 倍**（NOISE_SE 倍。標準誤差は、差がないとしたときの
+√(b + c)/n）を指す。シードだけを変えた学習の差も測ってあるとき（06）は、その差と標準誤差の 2 倍の
+大きいほうを揺れとし、文にもそう書く。判定の規則はここに 1 回だけ書き、どのノートブックもこれを使う:
 
 1. 片方だけが正解した画像の数 b（A だけ）と c（B だけ）を、繰り返した学習（シード・試行）の分まで合計する。
 2. 差 (c − b)/n が揺れ 2√(b + c)/n を超え、しかも厳密な符号検定（McNemar の検定の厳密版）の
    両側 p 値が ALPHA 未満のときだけ、差がある候補とする（5 枚対 0 枚は p = 0.0625 なので決めない）。
 3. 学習を 2 回以上繰り返したときは、どの回でも同じ側が上でなければ決めない（シードの揺れ）。
 4. 学習が 1 回だけのときは、シードの揺れを別に見積もって渡さない限り「1 回では決められない」とする。
+
+同じ検証画像を何回もの学習で数え直して合計するので、合計での p 値は楽観的になる。3. の「どの回でも
+同じ側が上」という条件は、それを補うためでもある。
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ STATUS_TEXT = {
     "tie": "同じ",
     "within_noise": "揺れの範囲",
     "too_few": "画像が少なく決められない",
-    "seeds_disagree": "試行で入れ替わる",
+    "seeds_disagree": "くり返すと入れ替わる",
     "one_run": "1 回では決められない",
     "decided": "差あり",
 }
@@ -74,6 +78,7 @@ class Comparison:
     p_value: float        # 厳密な符号検定の両側 p 値
     seed_noise: float | None
     status: str           # STATUS_TEXT のキー
+    unit: str = "試行"     # くり返しの呼び方（05 は「シード」）
 
     @property
     def winner(self) -> str | None:
@@ -94,11 +99,12 @@ class Comparison:
 
 
 def compare_runs(correct_a, correct_b, name_a: str = "A", name_b: str = "B",
-                 seed_noise: float | None = None) -> Comparison:
+                 seed_noise: float | None = None, unit: str = "試行") -> Comparison:
     """同じ画像で測った 2 つの学習の正誤（1 回分 (N,) か試行ごとのリスト）を比べる。
 
     試行 k の A と B は同じ画像で測ったものを組にする。seed_noise（ポイント）を渡すと、
     揺れはそれと標準誤差の 2 倍の大きいほうになり、1 回ずつの学習でも判定する（06）。
+    unit は、くり返しを文の中で何と呼ぶか（「試行」「シード」）。
     """
     runs_a, runs_b = _as_runs(correct_a), _as_runs(correct_b)
     if len(runs_a) != len(runs_b):
@@ -132,7 +138,7 @@ def compare_runs(correct_a, correct_b, name_a: str = "A", name_b: str = "B",
     else:
         status = "decided"
     return Comparison(name_a, name_b, acc_a, acc_b, only_a, only_b, images, len(per_run),
-                      runs_b_ahead, runs_a_ahead, diff, noise, p_value, seed_noise, status)
+                      runs_b_ahead, runs_a_ahead, diff, noise, p_value, seed_noise, status, unit)
 
 
 def p_text(p: float) -> str:
@@ -149,30 +155,32 @@ def describe(c: Comparison) -> str:
     counts = (f"「{c.name_a}」だけが正解した画像が {c.only_a:,} 枚、"
               f"「{c.name_b}」だけが正解した画像が {c.only_b:,} 枚")
     if c.runs > 1:
-        counts += f"（{c.runs} 回の試行の合計）"
+        counts += f"（{c.unit} {c.runs} 回の合計）"
     if c.status == "tie":
         return f"{counts}で、差は 0 です。この比べ方では同じ正解率でした。"
     high, low = (c.name_b, c.name_a) if c.diff > 0 else (c.name_a, c.name_b)
     gap = abs(c.diff)
     noise_kind = ("差の標準誤差の 2 倍と、シードを変えただけの差の大きいほう"
                   if c.seed_noise is not None else "差の標準誤差の 2 倍")
-    head = (f"{counts}で、「{high}」が {gap:.2f} ポイント高くなりました"
+    head = (f"{counts}で、「{high}」が {gap:.2f} ポイント高い結果でした"
             f"（揺れ {c.noise:.2f} ポイント: {noise_kind}）。")
     if c.status == "within_noise":
         return head + "差は揺れ以内なので、どちらが上とも言えません。"
     if c.status == "too_few":
-        return (head + f"差は揺れを超えていますが、片方だけが正解した画像が少ないので厳密な符号検定で確かめると "
+        return (head + "差は揺れを超えていますが、片方だけが正解した画像が少ないので、厳密な符号検定でも確かめました。"
                 f"p = {p_text(c.p_value)} で、偶然でも起こりうる差です。どちらが上とも言えません。")
     if c.status == "seeds_disagree":
         ahead = c.runs_b_ahead if high == c.name_b else c.runs_a_ahead
-        return (head + f"ただし試行ごとに見ると「{high}」が上だったのは {c.runs} 回のうち {ahead} 回で、"
-                "試行によって順位が入れ替わりました。どちらが上とは決められません。")
+        return (head + f"ただし{c.unit}ごとに見ると「{high}」が上だったのは {c.runs} 回のうち {ahead} 回で、"
+                f"{c.unit}によって順位が入れ替わりました。どちらが上とは決められません。")
     if c.status == "one_run":
         return (head + "差は揺れを超えていますが、それぞれ 1 回しか学習していないので、"
-                "シード（初期値とデータの順番）を変えたときに同じ順になるかは分かりません。1 回の学習では決められません。")
+                "試行やシード（初期値とデータの順番）を変えたときに同じ順になるかは分かりません。1 回の学習では決められません。")
     if c.runs > 1:
-        return head + f"差は揺れを超え、{c.runs} 回の試行のどれでも「{high}」が上でした。"
-    return head + f"差は揺れを超えています（厳密な符号検定で p = {p_text(c.p_value)}）。"
+        return (head + f"差は揺れを超え、{c.unit} {c.runs} 回のどれでも「{high}」が上でした。"
+                f"「{high}」のほうが高いと言えます。")
+    return (head + f"差は揺れを超えています（厳密な符号検定で p = {p_text(c.p_value)}）。"
+            f"「{high}」のほうが高いと言えます。")
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

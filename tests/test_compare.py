@@ -46,7 +46,9 @@ def test_clear_difference_over_repeated_runs_is_decided():
     c = compare_runs(runs_a, runs_b, "対策なし", "対策あり")
     assert c.status == "decided" and c.winner == "対策あり" and c.loser == "対策なし"
     assert c.runs == 2 and c.runs_b_ahead == 2
-    assert "2 回の試行のどれでも「対策あり」が上" in c.sentence()
+    assert "2 回のどれでも「対策あり」が上" in c.sentence()
+    assert "「対策あり」のほうが高いと言えます" in c.sentence()
+    assert "シード 2 回の合計" in compare_runs(runs_a, runs_b, unit="シード").sentence()
 
 
 def test_runs_that_disagree_are_not_decided():
@@ -75,7 +77,7 @@ def test_tie_and_opposite_direction():
     assert "差は 0" in tie.sentence() and "入れ替わ" not in tie.sentence()
     worse = compare_runs(correct(1000, []), correct(1000, range(80)), "A", "B", seed_noise=0.0)
     assert worse.diff < 0 and worse.winner == "A"
-    assert "「A」が 8.00 ポイント高く" in worse.sentence()
+    assert "「A」が 8.00 ポイント高い" in worse.sentence()
 
 
 def test_collapsed_arm_is_still_compared_honestly():

@@ -129,8 +129,8 @@ COMPARISON = "cnn_correct =" + cell("torch.manual_seed(SEED)\ncnn = CNN()").spli
 
 
 @pytest.mark.parametrize("vit_wrong, expected", [
-    (range(10), "「ViT」が 5.00 ポイント高くなりました"),
-    (range(200), "「CNN」が 14.00 ポイント高くなりました"),
+    (range(10), "「ViT」が 5.00 ポイント高い結果でした"),
+    (range(200), "「CNN」が 14.00 ポイント高い結果でした"),
     (range(62), "どちらが上とも言えません"),
 ])
 def test_cnn_and_vit_sentence_in_both_directions(vit_wrong, expected):
@@ -161,7 +161,7 @@ def drawn_text(vit_raw, cnn_raw, vit_mnist, cnn_mnist):
 def test_drawn_one_training_each_cannot_decide_between_the_models():
     text = drawn_text(hits(200, range(20)), hits(200, range(120)),
                       hits(200, range(20)), hits(200, range(120, 200)))
-    assert "「ViT」が 50.00 ポイント高くなりました" in text
+    assert "「ViT」が 50.00 ポイント高い結果でした" in text
     assert "1 回の学習では決められません" in text and "何回か学習し直して" in text
     assert "ViT は、どちらの前処理でも正解した数が同じでした" in text
     assert "04 の CNN は、MNIST と同じ前処理で 20.0 ポイント上がりました" in text
@@ -170,7 +170,7 @@ def test_drawn_one_training_each_cannot_decide_between_the_models():
 def test_drawn_preprocessing_up_down_within_noise_and_too_few():
     text = drawn_text(hits(200, range(100)), hits(200, range(100, 105)),
                       hits(200, range(10)), hits(200, range(100, 160)))
-    assert "「04 の CNN」" not in text and "「CNN」が 47.50 ポイント高く" in text
+    assert "「04 の CNN」" not in text and "「CNN」が 47.50 ポイント高い" in text
     assert "ViT は、MNIST と同じ前処理で 45.0 ポイント上がりました" in text
     assert "04 の CNN は、MNIST と同じ前処理で 27.5 ポイント下がりました" in text
     text = drawn_text(hits(200, range(50)), hits(200, range(50)),
