@@ -6,6 +6,7 @@
 """
 
 import math
+import re
 
 import nbformat
 import pytest
@@ -23,7 +24,7 @@ def backprop():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     namespace = {"torch": torch, "nn": nn, "math": math, "device": torch.device("cpu")}
     cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("HIDDEN = "))
-    source = cell.source.split("\n\n\nparams = init_params()")[0]  # 後ろの試し実行は除く
+    source = cell.source.split("\n\n\nparams = init_params(")[0]  # 後ろの試し実行は除く
     exec(compile(source, NOTEBOOK.name, "exec"), namespace)
     # 数値微分のセルから、わざと間違えた逆伝播の関数だけを取り出す
     cell = next(c for c in nb.cells if "def backward_without_relu(" in c.source)
@@ -82,3 +83,12 @@ def test_a_forgotten_relu_mask_only_changes_the_first_layer(backprop):
     wrong = ns["backward_without_relu"](params, X, y, Z1, H, Z2)
     assert not torch.allclose(wrong["W1"], right["W1"]) and not torch.allclose(wrong["b1"], right["b1"])
     assert torch.equal(wrong["W2"], right["W2"]) and torch.equal(wrong["b2"], right["b2"])
+
+
+def test_generated_prose_writes_exponents_with_sci():
+    """本文を作るセル（display(Markdown(...))）では、指数を 7.5e-18 ではなく sci() で 7.5 × 10⁻¹⁸ と書く。"""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and "Markdown(" in c.source]
+    assert cells
+    for source in cells:
+        assert not re.search(r"\{[^{}]*:[^{}]*[eEgG]\}", source), source[:200]
