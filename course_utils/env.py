@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import os
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -327,6 +329,48 @@ def folder_problem(folder: Path, write: bool = True) -> str | None:
     return None
 
 
+def _new_file_mode() -> int:
+    """新しく作るファイルの権限（open で作ったときと同じ: 0o666 から umask を除いたもの）。"""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def replace_file(path: str | Path, text: str) -> None:
+    """path の中身を text（UTF-8）に置き換える。途中で失敗しても、元のファイルは元のまま残す。
+
+    同じフォルダの一時ファイルに書き、ディスクに届けて（fsync）から os.replace で名前を付け替える。
+    空き容量の不足・Ctrl-C・カーネルの再起動で止まっても、書きかけのファイルが元の名前に残らない。
+    一時ファイルは失敗したら消す。リンクなら、リンクの先を書き換える。権限は元のファイルに合わせる。
+    """
+    target = Path(path).resolve()
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = _new_file_mode()
+    data = memoryview(text.encode("utf-8"))
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:  # OSError も Ctrl-C（KeyboardInterrupt）も: 書きかけを残さない
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    with contextlib.suppress(OSError, AttributeError):  # 名前の付け替えもディスクに届ける（POSIX）
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
 # --- 対話的な部品に要るパッケージ -----------------------------------------------------------
 
 def missing_packages(packages: tuple[str, ...]) -> list[str]:
@@ -346,12 +390,29 @@ def progress_bar_class():
     return tqdm
 
 
+def optional_import(name: str):
+    """入っていれば name を import して返す。入っていない・読み込むとエラーになるときは None。
+
+    壊れたインストール（版の食い違いで AttributeError など）でも講座のモジュールの import は止めない。
+    理由は、部品を作るときに unavailable_packages が日本語で伝える。
+    """
+    try:
+        return importlib.import_module(name)
+    except Exception:  # ImportError だけでなく、壊れた・版の合わないインストールの失敗も
+        return None
+
+
 def unavailable_packages(packages: tuple[str, ...]) -> dict[str, str | None]:
     """packages のうち読み込めないものを {名前: 理由} で返す。理由は、入っていなければ None、
     入っているのに import でエラーになれば、そのエラーの文。"""
     problems: dict[str, str | None] = {}
     for name in packages:
-        if importlib.util.find_spec(name) is None:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except Exception as error:  # sys.modules に壊れたものが残っているときなど
+            problems[name] = f"{type(error).__name__}: {error}"
+            continue
+        if not found:
             problems[name] = None
             continue
         try:

@@ -15,9 +15,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import io
 import json
+import math
+import numbers
+import os
+import stat
 import traceback
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,15 +33,14 @@ import traitlets
 from IPython.display import display
 from PIL import Image, ImageDraw
 
-from course_utils.env import NeedsPackages
+from course_utils.env import NeedsPackages, optional_import, os_error_reason, replace_file
+from course_utils.images import MAX_BYTES, ImageInputError, ImageTooLargeError, open_image
 
-try:
-    import anywidget
-    import ipywidgets as widgets
-    _AnyWidget = anywidget.AnyWidget
-except ImportError:  # ないときは、部品を作ると入れ方を表示する（NeedsPackages）
-    widgets = None
-    _AnyWidget = object  # 下の 2 つのクラスを定義だけはできるように（使われることはない）
+# 入っていない・壊れている（版の食い違いなど）ときは None。部品を作ると理由と直し方を表示する（NeedsPackages）
+anywidget = optional_import("anywidget")
+widgets = optional_import("ipywidgets")
+# 下の 2 つのクラスを定義だけはできるように（読み込めないときは使われない）
+_AnyWidget = getattr(anywidget, "AnyWidget", object) if widgets is not None else object
 
 CANVAS_SIZE = 280  # 描く枠の 1 辺の画素数（28 × 10）
 LINE_WIDTH = 18  # 線の太さ（28×28 に縮めると 2 画素ほど。MNIST の線の太さに近い）
@@ -43,6 +48,13 @@ DRAWN_DIGITS_FILE = "drawn_digits.json"
 # MNIST の数字の重心の位置（行も列も、0 から数えた画素の番号）。28 画素の真ん中の 13.5 ではない。
 # 訓練画像の重心の平均は (14.0, 14.0) で、そこからのずれは整数の画素数でずらした丸めの分だけ（04 で測る）
 MNIST_CENTRE = 14.0
+MAX_STROKES = 1_000  # 1 つの数字の線の本数の上限（それより多いものは、描いたものではない）
+MAX_POINTS = 20_000  # 点の数の上限（数字 1 つはふつう数百点。多すぎる線で待たせない）
+MAX_FILE_BYTES = 64 * 2**20  # 描いた数字のファイルの大きさの上限（例 1 つは数 KB）
+PROBABILITY_TOLERANCE = 0.01  # 確率の合計が 1 からこれ以上ずれたら、確率ではないと伝える
+FILE_FORM = '{"digits": [{"label": 数, "strokes": [...]}, ...]}'
+SAVED_ABOUT = ("DigitPad の「例として保存」で保存した、描いた数字の線（280×280 の枠の座標）と正解のラベル。"
+               "course_utils.live.load_drawn_digits で読めます。")
 
 Strokes = list  # [[[x, y], [x, y], ...], ...]: 線（ペンを下ろしてから上げるまで）ごとの点の列
 
@@ -62,6 +74,8 @@ class DigitCanvas(_AnyWidget):
       const ctx = canvas.getContext("2d");
       let strokes = [];
       let current = null;
+      let count = 0;  // 点の数。max_points を超えたら、それ以上は足さない（巨大な線を Python に送らない）
+      const counted = () => strokes.reduce((n, stroke) => n + stroke.length, 0);
       function redraw() {
         ctx.fillStyle = "#000";
         ctx.fillRect(0, 0, size, size);
@@ -92,15 +106,18 @@ class DigitCanvas(_AnyWidget):
       let pointer = null;  // 描いている指（ペン、マウス）の番号。2 本目の指や右ボタンは無視する
       canvas.addEventListener("pointerdown", (event) => {
         if (!event.isPrimary || event.button !== 0 || current) return;
+        if (count >= model.get("max_points")) return;
         pointer = event.pointerId;
         canvas.setPointerCapture(event.pointerId);
         current = [point(event)];
         strokes.push(current);
+        count += 1;
         redraw();
       });
       canvas.addEventListener("pointermove", (event) => {
-        if (!current || event.pointerId !== pointer) return;
+        if (!current || event.pointerId !== pointer || count >= model.get("max_points")) return;
         current.push(point(event));
+        count += 1;
         redraw();
       });
       const finish = (event) => {
@@ -113,12 +130,15 @@ class DigitCanvas(_AnyWidget):
       canvas.addEventListener("pointerup", finish);
       canvas.addEventListener("pointercancel", finish);
       canvas.addEventListener("lostpointercapture", finish);
-      model.on("change:strokes", () => {
-        strokes = model.get("strokes").map((stroke) => stroke.map((p) => [p[0], p[1]]));
+      function load() {  // Python から届いた線（壊れたものは Python の側が断って空にする）
+        const given = model.get("strokes");
+        strokes = Array.isArray(given) ? given.filter(Array.isArray).map(
+          (stroke) => stroke.filter(Array.isArray).map((p) => [p[0], p[1]])) : [];
+        count = counted();
         redraw();
-      });
-      strokes = model.get("strokes").map((stroke) => stroke.map((p) => [p[0], p[1]]));
-      redraw();
+      }
+      model.on("change:strokes", load);
+      load();
       el.appendChild(canvas);
     }
     export default { render };
@@ -126,6 +146,7 @@ class DigitCanvas(_AnyWidget):
     strokes = traitlets.List([]).tag(sync=True)
     size = traitlets.Int(CANVAS_SIZE).tag(sync=True)
     line_width = traitlets.Int(LINE_WIDTH).tag(sync=True)
+    max_points = traitlets.Int(MAX_POINTS).tag(sync=True)
 
 
 def render_strokes(strokes: Strokes, size: int = CANVAS_SIZE, line_width: int = LINE_WIDTH
@@ -143,44 +164,142 @@ def render_strokes(strokes: Strokes, size: int = CANVAS_SIZE, line_width: int = 
     return np.asarray(image, dtype=np.float32) / 255
 
 
+def _what(value) -> str:
+    """メッセージに出す、値の種類の短い説明（中身は出さない: 巨大なものや深い入れ子もあるため）。"""
+    if value is None:
+        return "null（値なし）"
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)} 個の値の並び"
+    return {"str": "文字", "dict": "辞書", "bool": "真偽値"}.get(type(value).__name__, type(value).__name__)
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError
+    return float(value)
+
+
 def check_strokes(strokes) -> Strokes:
-    """strokes が [[[x, y], ...], ...] の形か確かめて、数の並びにして返す（違えば日本語の ValueError）。"""
+    """strokes が [[[x, y], ...], ...] の形か確かめて、数の並びにして返す（違えば日本語の ValueError）。
+
+    null や数でない座標、枠から大きく外れた点、多すぎる線（MAX_STROKES 本・MAX_POINTS 点まで）も断る。
+    """
     if not isinstance(strokes, (list, tuple)):
         raise ValueError(f"線は [[[x, y], ...], ...] の形のリストで渡してください（渡されたもの: "
-                         f"{type(strokes).__name__}）。")
-    result = []
+                         f"{_what(strokes)}）。")
+    if len(strokes) > MAX_STROKES:
+        raise ValueError(f"線が {len(strokes):,} 本あり、多すぎます（上限 {MAX_STROKES:,} 本）。")
+    result, total = [], 0
     for k, stroke in enumerate(strokes):
-        try:
-            points = [[float(x), float(y)] for x, y in stroke]
-        except (TypeError, ValueError):
-            raise ValueError(f"{k + 1} 本目の線が [x, y] の点の並びではありません。") from None
+        if not isinstance(stroke, (list, tuple, np.ndarray)):
+            raise ValueError(f"{k + 1} 本目の線が [x, y] の点の並びではありません（{_what(stroke)}）。")
+        total += len(stroke)
+        if total > MAX_POINTS:
+            raise ValueError(f"線の点が {MAX_POINTS:,} 個を超えていて、多すぎます（上限 {MAX_POINTS:,} 個）。")
+        points = []
+        for point in stroke:
+            try:
+                if isinstance(point, (str, bytes, dict)):
+                    raise TypeError
+                x, y = point
+                x, y = _number(x), _number(y)
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(f"{k + 1} 本目の線が [x, y] の点の並びではありません"
+                                 f"（点の 1 つが {_what(point)}）。") from None
+            if not all(math.isfinite(v) and -CANVAS_SIZE <= v <= 2 * CANVAS_SIZE for v in (x, y)):
+                raise ValueError(f"{k + 1} 本目の線に、枠（0〜{CANVAS_SIZE}）から大きく外れた点か、"
+                                 f"数でない点（NaN など）があります: ({x:g}, {y:g})。")
+            points.append([x, y])
         if points:
             result.append(points)
     return result
+
+
+def _expand(path: str | Path) -> Path:
+    """先頭の ~ をホームフォルダにする（写真の部品と同じ）。ホームが分からなければそのまま。"""
+    try:
+        return Path(path).expanduser()
+    except (RuntimeError, KeyError):
+        return Path(path)
+
+
+def _read_digits_file(path: Path, shown: str) -> object | None:
+    """描いた数字のファイルを読み、JSON の中身を返す（空のファイルなら None）。読めなければ日本語のエラー。"""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(f"{shown} が見つかりません。DigitPad の「例として保存」で作ったファイルの"
+                                "名前を確かめてください。") from None
+    except OSError as error:
+        raise OSError(f"{shown} を調べられません: {os_error_reason(error)}。") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(f"{shown} はフォルダで、ファイルではありません。フォルダの中のファイルの名前まで"
+                                f"入れてください（例: {Path(shown) / 'my_drawn_digits.json'}）。")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{shown} は普通のファイルではない（デバイスやパイプなど）ので、読みません。")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ValueError(f"{shown} は {info.st_size / 2**20:.0f} MB あり、描いた数字のファイルにしては"
+                         f"大きすぎます（上限 {MAX_FILE_BYTES / 2**20:.0f} MB）。")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except PermissionError:
+        raise PermissionError(f"{shown} は読む権限がないので、開けません。ファイルの持ち主や権限"
+                              "（読み取りの許可）を確かめてください。") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{shown} は描いた数字のファイル（JSON）として読めません"
+                         "（UTF-8 の文字のファイルではありません）。") from None
+    except OSError as error:
+        raise OSError(f"{shown} を読めませんでした: {os_error_reason(error)}。") from None
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"{shown} は描いた数字のファイル（JSON）として読めません。") from None
+    except RecursionError:
+        raise ValueError(f"{shown} は括弧の入れ子が深すぎて、描いた数字のファイル（JSON）として読めません。") from None
+
+
+def _examples(data, shown: str) -> list[tuple[Strokes, int]]:
+    """JSON の中身が描いた数字のファイルの形か確かめて、(線, ラベル) のリストにする（違えば日本語の ValueError）。"""
+    form = f"{shown} の中身が、描いた数字のファイルの形（{FILE_FORM}）ではありません"
+    if not isinstance(data, dict) or "digits" not in data:
+        raise ValueError(f"{form}（「digits」の一覧がありません）。")
+    if not isinstance(data["digits"], list):
+        raise ValueError(f"{form}（「digits」が一覧ではありません）。")
+    examples = []
+    for n, item in enumerate(data["digits"], 1):
+        if not isinstance(item, dict) or "label" not in item or "strokes" not in item:
+            raise ValueError(f"{form}（{n} 個目の例に「label」か「strokes」がありません）。")
+        label = item["label"]
+        if (isinstance(label, bool) or not isinstance(label, numbers.Real) or not math.isfinite(label)
+                or label != int(label) or not 0 <= label <= 9):
+            raise ValueError(f"{form}（{n} 個目の例のラベルが 0〜9 の整数ではありません）。")
+        try:
+            strokes = check_strokes(item["strokes"])
+        except ValueError as error:
+            raise ValueError(f"{form}（{n} 個目の例: {error}）") from None
+        examples.append((strokes, int(label)))
+    return examples
 
 
 def load_drawn_digits(path: str | Path | None = None) -> list[tuple[Strokes, int]]:
     """描いた数字の線とラベルの組のリスト。
 
     path を省くと講座に同梱したもの（作り方は scripts/make_drawn_digits.py）、渡すと DigitPad の
-    「例として保存」で書いたファイルを読む。
+    「例として保存」で書いたファイルを読む。読めないときは、理由を日本語のエラーで伝える。
     """
     if path is None:
         with resources.files("course_utils").joinpath(DRAWN_DIGITS_FILE).open("r", encoding="utf-8") as f:
-            data = json.load(f)
-    else:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path} が見つかりません。DigitPad の「例として保存」で作ったファイルの"
-                                    "名前を確かめてください。") from None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValueError(f"{path} は描いた数字のファイル（JSON）として読めません。") from None
-    try:
-        return [(check_strokes(item["strokes"]), int(item["label"])) for item in data["digits"]]
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"{path or DRAWN_DIGITS_FILE} の中身が、描いた数字のファイルの形"
-                         "（{\"digits\": [{\"label\": 数, \"strokes\": [...]}, ...]}）ではありません。") from None
+            return _examples(json.load(f), DRAWN_DIGITS_FILE)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_drawn_digits にはファイルの名前（文字列か Path）を渡してください"
+                        f"（渡されたもの: {_what(path)}）。")
+    shown = os.fsdecode(os.fspath(path))
+    data = _read_digits_file(_expand(path), shown)
+    if data is None:
+        raise ValueError(f"{shown} は空のファイルで、描いた数字が入っていません。")
+    return _examples(data, shown)
 
 
 def prepare_raw(image: np.ndarray) -> np.ndarray:
@@ -233,23 +352,84 @@ def probability_bars(probabilities: Sequence[float]) -> str:
     return "".join(rows)
 
 
+def probability_problem(probabilities: np.ndarray) -> str | None:
+    """予測の関数が返した値が確率（0〜1、合計 1）でなければ、何がおかしいかを日本語で返す（確率なら None）。"""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if not np.isfinite(p).all():
+        what = "NaN（数でない値）" if np.isnan(p).any() else "無限大"
+        return (f"予測の関数が返した値に {what} が入っています。学習が発散していないか（損失が nan に"
+                "なっていないか）、前処理した画像がおかしくないかを確かめてください。")
+    low, high, total = p.min(), p.max(), p.sum()
+    tolerance = PROBABILITY_TOLERANCE
+    if high <= 0 and abs(np.exp(p).sum() - 1) <= tolerance:
+        return ("予測の関数が返した値は、確率ではなく確率の対数（log_softmax）のようです。"
+                "torch.exp をかけるか、torch.softmax を使ってください。")
+    if low < -tolerance or high > 1 + tolerance:
+        return (f"予測の関数が返した値は 0〜1 の外にあり（最小 {low:.3g}、最大 {high:.3g}）、確率ではなく"
+                "ロジットのようです。softmax をかけてください（例: torch.softmax(model(X), dim=1)）。")
+    if abs(total - 1) > tolerance:
+        return (f"予測の関数が返した 10 個の値の合計が {total:.3g} で、1 になりません（確率なら合計は 1 です）。"
+                "softmax をかけてください（例: torch.softmax(model(X), dim=1)。sigmoid では合計が 1 になりません）。")
+    return None
+
+
+PREPARATIONS_FORM = '{"表示名": 関数}（例: {"そのまま縮小": prepare_raw, "MNIST と同じ前処理": prepare_mnist}）'
+
+
+def _check_arguments(predict, preparations, save_path) -> None:
+    """DigitPad の引数の形を確かめる（違えば、期待する形を日本語の TypeError / ValueError で伝える）。"""
+    if isinstance(predict, Mapping) and callable(preparations):
+        raise TypeError("引数の順番が逆です。DigitPad(予測の関数, 前処理の辞書) の順に渡してください"
+                        "（例: DigitPad(predict_digits, preparations)）。")
+    if not callable(predict):
+        raise TypeError(f"1 つ目の引数 predict には、画像を受け取ってクラスの確率を返す関数を渡してください"
+                        f"（渡されたもの: {_what(predict)}）。")
+    if hasattr(predict, "parameters") and hasattr(predict, "forward"):
+        raise TypeError("1 つ目の引数 predict には、モデルそのものではなく、(N, 1, 28, 28) の NumPy の配列を"
+                        "受け取って (N, 10) の確率を返す関数（04 の predict_digits のようなもの）を渡してください。")
+    if not isinstance(preparations, Mapping):
+        hint = ""
+        if callable(preparations):
+            hint = "関数が 1 つだけでも、名前を付けた辞書にしてください（例: {\"そのまま縮小\": prepare_raw}）。"
+        elif isinstance(preparations, (list, tuple, set)):
+            hint = "リストではなく、関数ごとに表示名を付けた辞書にしてください。"
+        raise TypeError(f"2 つ目の引数 preparations は {PREPARATIONS_FORM} の形の辞書で渡してください"
+                        f"（渡されたもの: {_what(preparations)}）。{hint}")
+    if not preparations:
+        raise ValueError(f"前処理の関数を 1 つ以上、{{表示名: 関数}} の形で渡してください（{PREPARATIONS_FORM}）。")
+    for name, prepare in preparations.items():
+        if not isinstance(name, str):
+            raise TypeError(f"preparations の表示名（キー）は文字列にしてください（{_what(name)} があります）。"
+                            f"形は {PREPARATIONS_FORM} です。")
+        if not callable(prepare):
+            raise TypeError(f"前処理「{name}」が関数ではありません（{_what(prepare)}）。"
+                            f"形は {PREPARATIONS_FORM} です。")
+    if save_path is not None and not isinstance(save_path, (str, os.PathLike)):
+        raise TypeError(f"save_path にはファイルの名前（文字列か Path）か None を渡してください"
+                        f"（渡されたもの: {_what(save_path)}）。")
+
+
+def _error(text: str) -> str:
+    return f"<span style='color:#b00'>✗ {html.escape(text, quote=False)}</span>"
+
+
 class DigitPad(NeedsPackages):
     """数字を描くと、前処理した 28×28 の画像と、モデルのクラス確率を表示する部品。
 
     predict(images) は (N, 1, 28, 28)（0〜1、背景 0）の float32 の配列を受け取り、(N, 10) の確率を返す。
     preparations は {表示名: 関数}。関数は (280, 280) の画像（0〜1）を (28, 28) にする。
-    「例として保存」は、描いた線と正解のラベルを self.saved に加え、save_path があればそこにも書く。
+    「例として保存」は、描いた線と正解のラベルを self.saved に加え、save_path があればそこにも書き足す
+    （描いた数字のファイルでないものには書かない。書くときは、途中で失敗しても前の中身が残る書き方をする）。
     """
 
     packages = ("ipywidgets", "anywidget")
 
     def __init__(self, predict: Callable, preparations: dict[str, Callable],
                  save_path: str | Path | None = "my_drawn_digits.json") -> None:
-        if not preparations:
-            raise ValueError("前処理の関数を 1 つ以上、{表示名: 関数} の形で渡してください。")
+        _check_arguments(predict, preparations, save_path)
         self.predict = predict
         self.preparations = dict(preparations)
-        self.save_path = Path(save_path) if save_path else None
+        self.save_path = _expand(save_path) if save_path else None
         self.saved: list[dict] = []  # この部品で保存した例
         self.canvas = DigitCanvas()
         self.choice = widgets.ToggleButtons(options=list(self.preparations),
@@ -279,66 +459,128 @@ class DigitPad(NeedsPackages):
         self.canvas.strokes = check_strokes(strokes)
 
     def clear(self) -> None:
+        """線を消し、「正解:」の選択も戻す（次の数字を前のラベルで保存しないように）。"""
         self.canvas.strokes = []
+        self.label.value = None
         self.message.value = ""
+
+    def _show_nothing(self, message: str = "") -> None:
+        self.image28 = np.zeros((28, 28), dtype=np.float32)
+        self.probabilities = None
+        self.preview.value = _png(self.image28)
+        self.bars.value = ""
+        self.message.value = message
 
     def update(self) -> None:
         """いまの線を前処理してモデルに通し、表示を書き換える。"""
-        strokes = self.canvas.strokes
+        try:
+            strokes = check_strokes(self.canvas.strokes)
+        except ValueError as error:  # ブラウザから届いた線が壊れている（ノートブックの関数のせいではない）
+            self._show_nothing(_error(f"届いた線の形がおかしいので、描けませんでした: {error}"
+                                      "「消す」を押して、描き直してください。"))
+            return
         if not strokes:
-            self.image28 = np.zeros((28, 28), dtype=np.float32)
-            self.probabilities = None
-            self.preview.value = _png(self.image28)
+            self._show_nothing()
             self.bars.value = "<i>左の黒い枠に、マウスか指で数字を 1 つ描いてください。</i>"
             return
         name = self.choice.value
+        image = render_strokes(strokes)
         try:
-            image28 = np.asarray(self.preparations[name](render_strokes(strokes)), dtype=np.float32)
-            if image28.shape != (28, 28):
-                raise ValueError(f"前処理「{name}」の結果の形が {image28.shape} です。(28, 28) を返してください。")
-            probabilities = np.asarray(self.predict(image28[None, None]), dtype=np.float64).reshape(-1)
-            if probabilities.shape != (10,):
-                raise ValueError(f"予測の関数が返した確率の数が {probabilities.size} 個です。10 個のはずです。")
+            image28 = np.asarray(self.preparations[name](image), dtype=np.float32)
         except Exception as error:  # ノートブックの関数の誤りは、理由を表示して部品は動かし続ける
-            self.bars.value = ""
-            self.message.value = (f"<span style='color:#b00'>✗ 前処理「{name}」か予測の関数でエラーになりました: "
-                                  f"{type(error).__name__}: {error}</span>")
+            self._show_nothing(_error(f"前処理「{name}」の関数でエラーになりました: {type(error).__name__}: {error}"))
             traceback.print_exc()
             return
-        self.image28, self.probabilities = image28, probabilities
+        if image28.shape != (28, 28):
+            self._show_nothing(_error(f"前処理「{name}」の結果の形が {image28.shape} です。(28, 28) を返してください。"))
+            return
+        if not np.isfinite(image28).all():
+            self._show_nothing(_error(f"前処理「{name}」の結果に NaN（数でない値）か無限大が入っています。"
+                                      "0 で割っていないかを確かめてください。"))
+            return
+        self.image28 = image28
         self.preview.value = _png(image28)
-        self.bars.value = probability_bars(probabilities)
+        try:
+            probabilities = np.asarray(self.predict(image28[None, None]), dtype=np.float64).reshape(-1)
+        except Exception as error:
+            self.probabilities, self.bars.value = None, ""
+            self.message.value = _error(f"予測の関数でエラーになりました: {type(error).__name__}: {error}")
+            traceback.print_exc()
+            return
+        problem = (f"予測の関数が返した確率の数が {probabilities.size} 個です。10 個のはずです。"
+                   if probabilities.shape != (10,) else probability_problem(probabilities))
+        if problem:  # 「850 %」や「nan %」の棒は出さない
+            self.probabilities, self.bars.value = None, ""
+            self.message.value = _error(problem)
+            return
+        self.probabilities = probabilities
+        self.bars.value = probability_bars(np.clip(probabilities, 0, 1))
         self.message.value = ""
 
     def save(self) -> bool:
-        """描いた線を、選んだ正解のラベルと一緒に保存する。保存できたら True。"""
-        if not self.canvas.strokes:
+        """描いた線を、選んだ正解のラベルと一緒に保存する。この部品に保存できたら True。
+
+        save_path のファイルに書けなかったとき（理由を表示する）も、例は self.saved に残す。
+        """
+        try:
+            strokes = check_strokes(self.canvas.strokes)
+        except ValueError as error:
+            self.message.value = _error(f"届いた線の形がおかしいので、保存しません: {error}")
+            return False
+        if not strokes:
             self.message.value = "✗ まだ何も描かれていません。数字を描いてから保存してください。"
             return False
         if self.label.value is None:
             self.message.value = "✗ 「正解:」で、描いた数字を選んでから保存してください。"
             return False
-        example = {"label": int(self.label.value), "strokes": self.canvas.strokes}
+        example = {"label": int(self.label.value), "strokes": strokes}
         self.saved.append(example)
-        where = ""
-        if self.save_path is not None:
-            where = self._append_to_file(example)
-        self.message.value = f"✓ {len(self.saved)} 個目の例として保存しました{where}。"
+        if self.save_path is None:
+            self.message.value = f"✓ {len(self.saved)} 個目の例として保存しました（pad.saved に入っています）。"
+            return True
+        problem, count = self._append_to_file(example)
+        if problem:
+            self.message.value = _error(f"{len(self.saved)} 個目の例はこの部品（pad.saved）に保存しましたが、"
+                                        f"{problem}")
+        else:
+            self.message.value = (f"✓ {len(self.saved)} 個目の例として保存しました"
+                                  f"（ファイル {self.save_path} に書き足しました。中身は {count} 個）。")
         return True
 
-    def _append_to_file(self, example: dict) -> str:
-        """save_path のファイルに例を 1 つ追記する（前に保存した例は残す）。結果を説明する文を返す。"""
+    def _append_to_file(self, example: dict) -> tuple[str | None, int]:
+        """save_path のファイルに例を 1 つ書き足す。(書けなかった理由か None, ファイルの例の数) を返す。
+
+        描いた数字のファイルでないもの・読めないものには書かない（ファイルは元のまま）。知らないキーは残す。
+        一時ファイルに書いてから置き換えるので、途中で失敗しても前の中身は残る（env.replace_file）。
+        """
+        path, shown = self.save_path, str(self.save_path)
+        keep = "ファイルは元のままです（何も変えていません）。"
+        other = ("別のファイルに保存するには、DigitPad(..., save_path=\"my_drawn_digits_2.json\") のように"
+                 "別の名前を指定してください。")
         try:
-            digits = []
-            if self.save_path.exists():
-                digits = json.loads(self.save_path.read_text(encoding="utf-8")).get("digits", [])
-            digits.append(example)
-            self.save_path.write_text(json.dumps({"digits": digits}, ensure_ascii=False), encoding="utf-8")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            return f"（ファイル {self.save_path} は描いた数字のファイルとして読めないので、書き足していません）"
+            data = _read_digits_file(path, shown)
+            if data is not None:
+                _examples(data, shown)  # 描いた数字のファイルの形でなければ書かない
+        except FileNotFoundError:
+            data = None
+        except (OSError, ValueError) as error:
+            return f"ファイル {shown} には書き足していません。{error}{keep}{other}", 0
+        if data is None:
+            data = {"about": SAVED_ABOUT, "digits": []}
+        if not path.parent.is_dir():
+            return (f"ファイル {shown} には書けませんでした: フォルダ {path.parent} がありません。"
+                    f"先にフォルダを作るか、ある場所を指定してください。{other}"), 0
+        data["digits"].append(example)
+        try:
+            text = json.dumps(data, ensure_ascii=False) + "\n"
+        except (RecursionError, ValueError):  # 知らないキーの中身が深すぎるなど
+            return f"ファイル {shown} には書き足していません（中身を書き直せません）。{keep}{other}", 0
+        try:
+            replace_file(path, text)
         except OSError as error:
-            return f"（ファイル {self.save_path} には書けませんでした: {error.strerror or error}）"
-        return f"（ファイル {self.save_path} に書き足しました。中身は {len(digits)} 個）"
+            return (f"ファイル {shown} には書けませんでした: {os_error_reason(error)}。"
+                    f"ファイルは前のまま（前に保存した例も残っています）。"), 0
+        return None, len(data["digits"])
 
     def widget(self) -> widgets.Widget:
         buttons = widgets.HBox([self.clear_button, self.label, self.save_button])
@@ -450,17 +692,32 @@ class CameraView(_AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
 
 
+CAMERA_PHOTO = "カメラから届いた写真"
+BROKEN_PHOTO = "カメラから届いた画像が壊れていて開けませんでした。もう一度撮影してください。"
+
+
 def decode_photo(data_url: str) -> Image.Image:
-    """ブラウザが送った data URL（data:image/jpeg;base64,...）を RGB の PIL 画像にする。"""
+    """ブラウザが送った data URL（data:image/jpeg;base64,...）を RGB の PIL 画像にする。
+
+    大きすぎるもの（画素数だけを巨大に書いた「解凍爆弾」を含む）は、open_image と同じ確かめ方で断る。
+    """
     if not isinstance(data_url, str) or "," not in data_url or not data_url.startswith("data:image/"):
         raise ValueError("カメラから画像のデータが届きませんでした。")
+    payload = data_url.split(",", 1)[1]
+    if len(payload) * 3 // 4 > MAX_BYTES:  # 取り出す前に大きさを見る
+        raise ImageTooLargeError(f"{CAMERA_PHOTO}は {len(payload) * 3 / 4 / 2**20:.0f} MB あり、大きすぎます"
+                                 f"（上限 {MAX_BYTES / 2**20:.0f} MB）。カメラの解像度を下げて撮り直してください。")
     try:
-        raw = base64.b64decode(data_url.split(",", 1)[1], validate=True)
-        image = Image.open(io.BytesIO(raw))
-        image.load()
-    except (binascii.Error, OSError, ValueError):
-        raise ValueError("カメラから届いた画像が壊れていて開けませんでした。もう一度撮影してください。") from None
-    return image.convert("RGB")
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(BROKEN_PHOTO) from None
+    try:
+        image, _ = open_image(raw, CAMERA_PHOTO)
+    except ImageTooLargeError:
+        raise
+    except ImageInputError:
+        raise ValueError(BROKEN_PHOTO) from None
+    return image
 
 
 def camera_error_message(error: str) -> str:
@@ -505,11 +762,15 @@ class CameraCapture(NeedsPackages):
 
     def _on_photo(self, change) -> None:
         """ブラウザで「撮影」が押された: 結果は部品の下の欄に出す。"""
-        if change["new"]:
-            with self.output:
-                self.output.clear_output(wait=True)
-                self.take(change["new"])
-            self.view.photo = ""  # 写真を部品の状態に残さない（ノートブックのファイルに入らないように）
+        data_url = change["new"]
+        if not data_url:
+            return
+        # 写真を部品の状態に残さない（残るとノートブックのファイルに保存される）。分類の前に消すので、
+        # 分類の関数が失敗しても、途中で止めても残らない
+        self.view.photo = ""
+        with self.output:
+            self.output.clear_output(wait=True)
+            self.take(data_url)
 
     def _on_error(self, change) -> None:
         if change["new"]:
