@@ -436,7 +436,8 @@ class MissingPackages:
         what = widget.__name__
         missing = [name for name, reason in problems.items() if reason is None]
         broken = {name: reason for name, reason in problems.items() if reason is not None}
-        parts = [f"この部品（{what}）を表示するには {' と '.join(problems)} が必要ですが、"]
+        need = f"この部品（{what}）を表示するには {' と '.join(problems)} が必要"
+        parts = [need + ("ですが、" if missing else "です。")]
         if missing:
             parts.append(f"{' と '.join(missing)} が入っていません。`pip install {' '.join(missing)}` "
                          "で入れてから、カーネルを再起動してください（Colab には最初から入っています）。")

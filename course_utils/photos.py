@@ -16,15 +16,14 @@ import traceback
 import unicodedata
 from typing import Callable
 
-try:
-    import ipywidgets as widgets
-except ImportError:  # ないときは、部品を作ると入れ方を表示する（course_utils.env.NeedsPackages）
-    widgets = None
 from IPython.display import display
 from PIL import Image
 
-from course_utils.env import NeedsPackages
+from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import ImageInputError, open_image, source_name
+
+# 入っていない・壊れている（版の食い違いなど）ときは None。部品を作ると理由と直し方を表示する（NeedsPackages）
+widgets = optional_import("ipywidgets")
 
 COLAB_BIG_FILES = "（Colab では 1 MB 前後より大きいファイルで起きます）"
 

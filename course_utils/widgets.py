@@ -11,18 +11,17 @@ import base64
 import io
 from typing import Sequence
 
-try:
-    import ipywidgets as widgets
-except ImportError:  # ないときは、部品を作ると入れ方を表示する（course_utils.env.NeedsPackages）
-    widgets = None
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 from torch import nn
 
-from course_utils.env import NeedsPackages
+from course_utils.env import NeedsPackages, optional_import
 from course_utils.plots import as_images, show_predictions
+
+# 入っていない・壊れている（版の食い違いなど）ときは None。部品を作ると理由と直し方を表示する（NeedsPackages）
+widgets = optional_import("ipywidgets")
 
 ALL = -1  # 絞り込みの「すべて」
 

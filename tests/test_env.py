@@ -682,3 +682,53 @@ def _failing_open(code: int):
 
         return Full()
     return fake_open
+
+
+# --- 壊れたインストールと、ファイルを壊さない書き方（issue 29） ---------------------------------------
+
+def test_a_package_whose_lookup_fails_is_reported_not_raised(monkeypatch):
+    def broken(name):
+        raise ValueError(f"{name}.__spec__ is None")
+
+    monkeypatch.setattr(env.importlib.util, "find_spec", broken)
+    assert env.unavailable_packages(("ipywidgets",)) == {"ipywidgets": "ValueError: ipywidgets.__spec__ is None"}
+
+
+def test_optional_import_returns_none_for_a_broken_install(monkeypatch):
+    def broken(name):
+        raise AttributeError("module 'traitlets' has no attribute 'Sentinel'")
+
+    monkeypatch.setattr(env.importlib, "import_module", broken)
+    assert env.optional_import("anywidget") is None
+
+
+def test_replace_file_writes_a_new_file_and_replaces_an_old_one(tmp_path):
+    path = tmp_path / "a.json"
+    env.replace_file(path, "一")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.read_text(encoding="utf-8") == "一" and (path.stat().st_mode & 0o777) == 0o666 & ~mask
+    path.chmod(0o600)
+    env.replace_file(path, "二")
+    assert path.read_text(encoding="utf-8") == "二" and (path.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+@pytest.mark.parametrize("where", ["write", "fsync", "replace"])
+def test_replace_file_that_fails_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch, where):
+    path = tmp_path / "a.json"
+    path.write_text("前の中身", encoding="utf-8")
+    before = path.read_bytes()
+    real_write = os.write
+
+    def fail(*args):
+        if where == "write":  # 半分まで書いてから、ディスクがいっぱい
+            real_write(args[0], bytes(args[1][:len(args[1]) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(env.os, where, fail)
+    with pytest.raises(OSError):
+        env.replace_file(path, "新しい中身" * 1000)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]

@@ -492,3 +492,54 @@ def test_own_classes_reacts_to_the_real_upload_widgets(capsys):
         assert "1 個の中身が届きませんでした" in capsys.readouterr().out
         choose(trainer.upload, [("big.jpg", None)])
         assert "✗ ファイルを選びましたが、中身が届きませんでした" in capsys.readouterr().out
+
+
+# --- 入っているのに壊れた ipywidgets・anywidget（issue 29） ----------------------------------------
+
+BROKEN_INSTALL = """
+import importlib.abc, importlib.machinery, sys
+
+class Broken(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    '''見つかる（入っている）のに、読み込むと版の食い違いで AttributeError になるパッケージ。'''
+    def find_spec(self, name, path=None, target=None):
+        if name in BROKEN:
+            return importlib.machinery.ModuleSpec(name, self)
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        raise AttributeError("module 'traitlets' has no attribute 'Sentinel'")
+
+BROKEN = {broken!r}
+sys.meta_path.insert(0, Broken())
+from course_utils import live, photos, widgets, training  # import は止まらない
+import torch
+X, y = torch.zeros(3, 1, 28, 28), torch.zeros(3, dtype=torch.long)
+made = [live.DigitPad(lambda images: images, {{"そのまま": lambda image: image}}),
+        live.CameraCapture(lambda image, name: None)]
+if "ipywidgets" in BROKEN:
+    made += [photos.PhotoUploader(lambda image, name: None), widgets.PredictionExplorer(torch.nn.Flatten(), X, y)]
+for part in made:
+    part._ipython_display_()
+print(made[0].draw([[[1, 2], [3, 4]]]))
+"""
+
+
+@pytest.mark.parametrize("broken", [("anywidget",), ("ipywidgets", "anywidget")])
+def test_a_broken_install_does_not_break_the_lesson(broken):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-c", BROKEN_INSTALL.format(broken=broken)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "None"  # 部品のメソッドは何もしない
+    shown = lines[:-1]
+    assert len(shown) == (4 if "ipywidgets" in broken else 2)
+    for line in shown:
+        assert "は入っていますが、読み込むとエラーになります（AttributeError: module 'traitlets'" in line
+        assert "pip install -U" in line and "ほかのセルはそのまま実行できます" in line
+    needed = " と ".join(broken)
+    assert shown[0].startswith(f"この部品（DigitPad）を表示するには {needed} が必要です。{broken[0]} は入っていますが")
