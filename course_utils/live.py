@@ -169,7 +169,9 @@ def _what(value) -> str:
     if value is None:
         return "null（値なし）"
     if isinstance(value, (list, tuple)):
-        return f"{len(value)} 個の値の並び"
+        return f"{len(value)} 個の値のリスト"
+    if callable(value) and not isinstance(value, type):
+        return "関数"
     return {"str": "文字", "dict": "辞書", "bool": "真偽値"}.get(type(value).__name__, type(value).__name__)
 
 
@@ -356,8 +358,8 @@ def probability_problem(probabilities: np.ndarray) -> str | None:
     """予測の関数が返した値が確率（0〜1、合計 1）でなければ、何がおかしいかを日本語で返す（確率なら None）。"""
     p = np.asarray(probabilities, dtype=np.float64)
     if not np.isfinite(p).all():
-        what = "NaN（数でない値）" if np.isnan(p).any() else "無限大"
-        return (f"予測の関数が返した値に {what} が入っています。学習が発散していないか（損失が nan に"
+        what = "NaN（数でない値）が" if np.isnan(p).any() else "無限大が"
+        return (f"予測の関数が返した値に {what}入っています。学習が発散していないか（損失が nan に"
                 "なっていないか）、前処理した画像がおかしくないかを確かめてください。")
     low, high, total = p.min(), p.max(), p.sum()
     tolerance = PROBABILITY_TOLERANCE
@@ -373,7 +375,7 @@ def probability_problem(probabilities: np.ndarray) -> str | None:
     return None
 
 
-PREPARATIONS_FORM = '{"表示名": 関数}（例: {"そのまま縮小": prepare_raw, "MNIST と同じ前処理": prepare_mnist}）'
+PREPARATIONS_FORM = '{"表示名": 関数} の形の辞書（例: {"そのまま縮小": prepare_raw, "MNIST と同じ前処理": prepare_mnist}）'
 
 
 def _check_arguments(predict, preparations, save_path) -> None:
@@ -393,17 +395,17 @@ def _check_arguments(predict, preparations, save_path) -> None:
             hint = "関数が 1 つだけでも、名前を付けた辞書にしてください（例: {\"そのまま縮小\": prepare_raw}）。"
         elif isinstance(preparations, (list, tuple, set)):
             hint = "リストではなく、関数ごとに表示名を付けた辞書にしてください。"
-        raise TypeError(f"2 つ目の引数 preparations は {PREPARATIONS_FORM} の形の辞書で渡してください"
+        raise TypeError(f"2 つ目の引数 preparations は、{PREPARATIONS_FORM}で渡してください"
                         f"（渡されたもの: {_what(preparations)}）。{hint}")
     if not preparations:
-        raise ValueError(f"前処理の関数を 1 つ以上、{{表示名: 関数}} の形で渡してください（{PREPARATIONS_FORM}）。")
+        raise ValueError(f"前処理の関数を 1 つ以上、{PREPARATIONS_FORM}で渡してください。")
     for name, prepare in preparations.items():
         if not isinstance(name, str):
-            raise TypeError(f"preparations の表示名（キー）は文字列にしてください（{_what(name)} があります）。"
-                            f"形は {PREPARATIONS_FORM} です。")
+            raise TypeError(f"preparations の表示名（キー）は文字列にしてください（{_what(name)}があります）。"
+                            f"形は {PREPARATIONS_FORM}です。")
         if not callable(prepare):
             raise TypeError(f"前処理「{name}」が関数ではありません（{_what(prepare)}）。"
-                            f"形は {PREPARATIONS_FORM} です。")
+                            f"形は {PREPARATIONS_FORM}です。")
     if save_path is not None and not isinstance(save_path, (str, os.PathLike)):
         raise TypeError(f"save_path にはファイルの名前（文字列か Path）か None を渡してください"
                         f"（渡されたもの: {_what(save_path)}）。")
