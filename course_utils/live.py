@@ -6,7 +6,8 @@
   前処理と予測はノートブックが書き、この部品は線の受け渡しと表示だけをする。
 - CameraCapture: カメラの映像から 1 枚撮り、PIL の画像にして分類の関数に渡す。カメラがない・許可されない
   ときは理由と、代わりのアップロードの方法を日本語で表示する。
-- load_drawn_digits: 講座に同梱した、描いた数字の線（scripts/make_drawn_digits.py で作成）。
+- load_drawn_digits / check_strokes: 描いた数字のファイルを読む・線の形を確かめる（course_utils.digit_files
+  にあり、ノートブックがここから読み込めるように名前を出している）。
 - prepare_raw / prepare_like_mnist: 04 のノートブックで書いた 2 つの前処理と同じもの（06 で使う。
   同じ結果になることを tests/test_live.py が確かめる）。
 """
@@ -17,14 +18,9 @@ import base64
 import binascii
 import html
 import io
-import json
-import math
-import numbers
 import os
-import stat
 import traceback
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -33,8 +29,19 @@ import traitlets
 from IPython.display import display
 from PIL import Image, ImageDraw
 
-from course_utils.env import NeedsPackages, optional_import, os_error_reason, replace_file
+# 描いた数字のファイルの読み書きは digit_files に。ノートブックが live から読み込めるように名前も出す
+from course_utils.digit_files import (CANVAS_SIZE, DRAWN_DIGITS_FILE, MAX_FILE_BYTES, MAX_POINTS,
+                                      MAX_STROKES, Strokes, append_example, check_strokes, describe,
+                                      expand_path, load_drawn_digits)
+from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import MAX_BYTES, ImageInputError, ImageTooLargeError, open_image
+
+__all__ = ["BROKEN_PHOTO", "CAMERA_ERRORS", "CAMERA_PHOTO", "CANVAS_SIZE", "DRAWN_DIGITS_FILE",
+           "LINE_WIDTH", "MAX_FILE_BYTES", "MAX_POINTS", "MAX_STROKES", "MNIST_CENTRE",
+           "PREPARATIONS_FORM", "PROBABILITY_TOLERANCE", "UPLOAD_INSTEAD", "CameraCapture",
+           "CameraView", "DigitCanvas", "DigitPad", "Strokes", "camera_error_message",
+           "check_strokes", "decode_photo", "load_drawn_digits", "prepare_like_mnist", "prepare_raw",
+           "probability_bars", "probability_problem", "render_strokes"]
 
 # 入っていない・壊れている（版の食い違いなど）ときは None。部品を作ると理由と直し方を表示する（NeedsPackages）
 anywidget = optional_import("anywidget")
@@ -42,21 +49,11 @@ widgets = optional_import("ipywidgets")
 # 下の 2 つのクラスを定義だけはできるように（読み込めないときは使われない）
 _AnyWidget = getattr(anywidget, "AnyWidget", object) if widgets is not None else object
 
-CANVAS_SIZE = 280  # 描く枠の 1 辺の画素数（28 × 10）
 LINE_WIDTH = 18  # 線の太さ（28×28 に縮めると 2 画素ほど。MNIST の線の太さに近い）
-DRAWN_DIGITS_FILE = "drawn_digits.json"
 # MNIST の数字の重心の位置（行も列も、0 から数えた画素の番号）。28 画素の真ん中の 13.5 ではない。
 # 訓練画像の重心の平均は (14.0, 14.0) で、そこからのずれは整数の画素数でずらした丸めの分だけ（04 で測る）
 MNIST_CENTRE = 14.0
-MAX_STROKES = 1_000  # 1 つの数字の線の本数の上限（それより多いものは、描いたものではない）
-MAX_POINTS = 20_000  # 点の数の上限（数字 1 つはふつう数百点。多すぎる線で待たせない）
-MAX_FILE_BYTES = 64 * 2**20  # 描いた数字のファイルの大きさの上限（例 1 つは数 KB）
 PROBABILITY_TOLERANCE = 0.01  # 確率の合計が 1 からこれ以上ずれたら、確率ではないと伝える
-FILE_FORM = '{"digits": [{"label": 数, "strokes": [...]}, ...]}'
-SAVED_ABOUT = ("DigitPad の「例として保存」で保存した、描いた数字の線（280×280 の枠の座標）と正解のラベル。"
-               "course_utils.live.load_drawn_digits で読めます。")
-
-Strokes = list  # [[[x, y], [x, y], ...], ...]: 線（ペンを下ろしてから上げるまで）ごとの点の列
 
 
 class DigitCanvas(_AnyWidget):
@@ -164,146 +161,6 @@ def render_strokes(strokes: Strokes, size: int = CANVAS_SIZE, line_width: int = 
     return np.asarray(image, dtype=np.float32) / 255
 
 
-def _what(value) -> str:
-    """メッセージに出す、値の種類の短い説明（中身は出さない: 巨大なものや深い入れ子もあるため）。"""
-    if value is None:
-        return "null（値なし）"
-    if isinstance(value, (list, tuple)):
-        return f"{len(value)} 個の値のリスト"
-    if callable(value) and not isinstance(value, type):
-        return "関数"
-    return {"str": "文字", "dict": "辞書", "bool": "真偽値"}.get(type(value).__name__, type(value).__name__)
-
-
-def _number(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError
-    return float(value)
-
-
-def check_strokes(strokes) -> Strokes:
-    """strokes が [[[x, y], ...], ...] の形か確かめて、数の並びにして返す（違えば日本語の ValueError）。
-
-    null や数でない座標、枠から大きく外れた点、多すぎる線（MAX_STROKES 本・MAX_POINTS 点まで）も断る。
-    """
-    if not isinstance(strokes, (list, tuple)):
-        raise ValueError(f"線は [[[x, y], ...], ...] の形のリストで渡してください（渡されたもの: "
-                         f"{_what(strokes)}）。")
-    if len(strokes) > MAX_STROKES:
-        raise ValueError(f"線が {len(strokes):,} 本あり、多すぎます（上限 {MAX_STROKES:,} 本）。")
-    result, total = [], 0
-    for k, stroke in enumerate(strokes):
-        if not isinstance(stroke, (list, tuple, np.ndarray)):
-            raise ValueError(f"{k + 1} 本目の線が [x, y] の点の並びではありません（{_what(stroke)}）。")
-        total += len(stroke)
-        if total > MAX_POINTS:
-            raise ValueError(f"線の点が {MAX_POINTS:,} 個を超えていて、多すぎます（上限 {MAX_POINTS:,} 個）。")
-        points = []
-        for point in stroke:
-            try:
-                if isinstance(point, (str, bytes, dict)):
-                    raise TypeError
-                x, y = point
-                x, y = _number(x), _number(y)
-            except (TypeError, ValueError, OverflowError):
-                raise ValueError(f"{k + 1} 本目の線が [x, y] の点の並びではありません"
-                                 f"（点の 1 つが {_what(point)}）。") from None
-            if not all(math.isfinite(v) and -CANVAS_SIZE <= v <= 2 * CANVAS_SIZE for v in (x, y)):
-                raise ValueError(f"{k + 1} 本目の線に、枠（0〜{CANVAS_SIZE}）から大きく外れた点か、"
-                                 f"数でない点（NaN など）があります: ({x:g}, {y:g})。")
-            points.append([x, y])
-        if points:
-            result.append(points)
-    return result
-
-
-def _expand(path: str | Path) -> Path:
-    """先頭の ~ をホームフォルダにする（写真の部品と同じ）。ホームが分からなければそのまま。"""
-    try:
-        return Path(path).expanduser()
-    except (RuntimeError, KeyError):
-        return Path(path)
-
-
-def _read_digits_file(path: Path, shown: str) -> object | None:
-    """描いた数字のファイルを読み、JSON の中身を返す（空のファイルなら None）。読めなければ日本語のエラー。"""
-    try:
-        info = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise FileNotFoundError(f"{shown} が見つかりません。DigitPad の「例として保存」で作ったファイルの"
-                                "名前を確かめてください。") from None
-    except OSError as error:
-        raise OSError(f"{shown} を調べられません: {os_error_reason(error)}。") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise IsADirectoryError(f"{shown} はフォルダで、ファイルではありません。フォルダの中のファイルの名前まで"
-                                f"入れてください（例: {Path(shown) / 'my_drawn_digits.json'}）。")
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{shown} は普通のファイルではない（デバイスやパイプなど）ので、読みません。")
-    if info.st_size > MAX_FILE_BYTES:
-        raise ValueError(f"{shown} は {info.st_size / 2**20:.0f} MB あり、描いた数字のファイルにしては"
-                         f"大きすぎます（上限 {MAX_FILE_BYTES / 2**20:.0f} MB）。")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except PermissionError:
-        raise PermissionError(f"{shown} は読む権限がないので、開けません。ファイルの持ち主や権限"
-                              "（読み取りの許可）を確かめてください。") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{shown} は描いた数字のファイル（JSON）として読めません"
-                         "（UTF-8 の文字のファイルではありません）。") from None
-    except OSError as error:
-        raise OSError(f"{shown} を読めませんでした: {os_error_reason(error)}。") from None
-    if not text.strip():
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise ValueError(f"{shown} は描いた数字のファイル（JSON）として読めません。") from None
-    except RecursionError:
-        raise ValueError(f"{shown} は括弧の入れ子が深すぎて、描いた数字のファイル（JSON）として読めません。") from None
-
-
-def _examples(data, shown: str) -> list[tuple[Strokes, int]]:
-    """JSON の中身が描いた数字のファイルの形か確かめて、(線, ラベル) のリストにする（違えば日本語の ValueError）。"""
-    form = f"{shown} の中身が、描いた数字のファイルの形（{FILE_FORM}）ではありません"
-    if not isinstance(data, dict) or "digits" not in data:
-        raise ValueError(f"{form}（「digits」の一覧がありません）。")
-    if not isinstance(data["digits"], list):
-        raise ValueError(f"{form}（「digits」が一覧ではありません）。")
-    examples = []
-    for n, item in enumerate(data["digits"], 1):
-        if not isinstance(item, dict) or "label" not in item or "strokes" not in item:
-            raise ValueError(f"{form}（{n} 個目の例に「label」か「strokes」がありません）。")
-        label = item["label"]
-        if (isinstance(label, bool) or not isinstance(label, numbers.Real) or not math.isfinite(label)
-                or label != int(label) or not 0 <= label <= 9):
-            raise ValueError(f"{form}（{n} 個目の例のラベルが 0〜9 の整数ではありません）。")
-        try:
-            strokes = check_strokes(item["strokes"])
-        except ValueError as error:
-            raise ValueError(f"{form}（{n} 個目の例: {error}）") from None
-        examples.append((strokes, int(label)))
-    return examples
-
-
-def load_drawn_digits(path: str | Path | None = None) -> list[tuple[Strokes, int]]:
-    """描いた数字の線とラベルの組のリスト。
-
-    path を省くと講座に同梱したもの（作り方は scripts/make_drawn_digits.py）、渡すと DigitPad の
-    「例として保存」で書いたファイルを読む。読めないときは、理由を日本語のエラーで伝える。
-    """
-    if path is None:
-        with resources.files("course_utils").joinpath(DRAWN_DIGITS_FILE).open("r", encoding="utf-8") as f:
-            return _examples(json.load(f), DRAWN_DIGITS_FILE)
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"load_drawn_digits にはファイルの名前（文字列か Path）を渡してください"
-                        f"（渡されたもの: {_what(path)}）。")
-    shown = os.fsdecode(os.fspath(path))
-    data = _read_digits_file(_expand(path), shown)
-    if data is None:
-        raise ValueError(f"{shown} は空のファイルで、描いた数字が入っていません。")
-    return _examples(data, shown)
-
-
 def prepare_raw(image: np.ndarray) -> np.ndarray:
     """04 の prepare_raw: 280×280 の画像を 10×10 画素ずつ平均して 28×28 にする（前処理なし）。"""
     return image.reshape(28, 10, 28, 10).mean(axis=(1, 3))
@@ -385,7 +242,7 @@ def _check_arguments(predict, preparations, save_path) -> None:
                         "（例: DigitPad(predict_digits, preparations)）。")
     if not callable(predict):
         raise TypeError(f"1 つ目の引数 predict には、画像を受け取ってクラスの確率を返す関数を渡してください"
-                        f"（渡されたもの: {_what(predict)}）。")
+                        f"（渡されたもの: {describe(predict)}）。")
     if hasattr(predict, "parameters") and hasattr(predict, "forward"):
         raise TypeError("1 つ目の引数 predict には、モデルそのものではなく、(N, 1, 28, 28) の NumPy の配列を"
                         "受け取って (N, 10) の確率を返す関数（04 の predict_digits のようなもの）を渡してください。")
@@ -396,19 +253,19 @@ def _check_arguments(predict, preparations, save_path) -> None:
         elif isinstance(preparations, (list, tuple, set)):
             hint = "リストではなく、関数ごとに表示名を付けた辞書にしてください。"
         raise TypeError(f"2 つ目の引数 preparations は、{PREPARATIONS_FORM}で渡してください"
-                        f"（渡されたもの: {_what(preparations)}）。{hint}")
+                        f"（渡されたもの: {describe(preparations)}）。{hint}")
     if not preparations:
         raise ValueError(f"前処理の関数を 1 つ以上、{PREPARATIONS_FORM}で渡してください。")
     for name, prepare in preparations.items():
         if not isinstance(name, str):
-            raise TypeError(f"preparations の表示名（キー）は文字列にしてください（{_what(name)}があります）。"
+            raise TypeError(f"preparations の表示名（キー）は文字列にしてください（{describe(name)}があります）。"
                             f"形は {PREPARATIONS_FORM}です。")
         if not callable(prepare):
-            raise TypeError(f"前処理「{name}」が関数ではありません（{_what(prepare)}）。"
+            raise TypeError(f"前処理「{name}」が関数ではありません（{describe(prepare)}）。"
                             f"形は {PREPARATIONS_FORM}です。")
     if save_path is not None and not isinstance(save_path, (str, os.PathLike)):
         raise TypeError(f"save_path にはファイルの名前（文字列か Path）か None を渡してください"
-                        f"（渡されたもの: {_what(save_path)}）。")
+                        f"（渡されたもの: {describe(save_path)}）。")
 
 
 def _error(text: str) -> str:
@@ -431,7 +288,7 @@ class DigitPad(NeedsPackages):
         _check_arguments(predict, preparations, save_path)
         self.predict = predict
         self.preparations = dict(preparations)
-        self.save_path = _expand(save_path) if save_path else None
+        self.save_path = expand_path(save_path) if save_path else None
         self.saved: list[dict] = []  # この部品で保存した例
         self.canvas = DigitCanvas()
         self.choice = widgets.ToggleButtons(options=list(self.preparations),
@@ -540,7 +397,7 @@ class DigitPad(NeedsPackages):
         if self.save_path is None:
             self.message.value = f"✓ {len(self.saved)} 個目の例として保存しました（pad.saved に入っています）。"
             return True
-        problem, count = self._append_to_file(example)
+        problem, count = append_example(self.save_path, example)
         if problem:
             self.message.value = _error(f"{len(self.saved)} 個目の例はこの部品（pad.saved）に保存しましたが、"
                                         f"{problem}")
@@ -548,41 +405,6 @@ class DigitPad(NeedsPackages):
             self.message.value = (f"✓ {len(self.saved)} 個目の例として保存しました"
                                   f"（ファイル {self.save_path} に書き足しました。中身は {count} 個）。")
         return True
-
-    def _append_to_file(self, example: dict) -> tuple[str | None, int]:
-        """save_path のファイルに例を 1 つ書き足す。(書けなかった理由か None, ファイルの例の数) を返す。
-
-        描いた数字のファイルでないもの・読めないものには書かない（ファイルは元のまま）。知らないキーは残す。
-        一時ファイルに書いてから置き換えるので、途中で失敗しても前の中身は残る（env.replace_file）。
-        """
-        path, shown = self.save_path, str(self.save_path)
-        keep = "ファイルは元のままです（何も変えていません）。"
-        other = ("別のファイルに保存するには、DigitPad(..., save_path=\"my_drawn_digits_2.json\") のように"
-                 "別の名前を指定してください。")
-        try:
-            data = _read_digits_file(path, shown)
-            if data is not None:
-                _examples(data, shown)  # 描いた数字のファイルの形でなければ書かない
-        except FileNotFoundError:
-            data = None
-        except (OSError, ValueError) as error:
-            return f"ファイル {shown} には書き足していません。{error}{keep}{other}", 0
-        if data is None:
-            data = {"about": SAVED_ABOUT, "digits": []}
-        if not path.parent.is_dir():
-            return (f"ファイル {shown} には書けませんでした: フォルダ {path.parent} がありません。"
-                    f"先にフォルダを作るか、ある場所を指定してください。{other}"), 0
-        data["digits"].append(example)
-        try:
-            text = json.dumps(data, ensure_ascii=False) + "\n"
-        except (RecursionError, ValueError):  # 知らないキーの中身が深すぎるなど
-            return f"ファイル {shown} には書き足していません（中身を書き直せません）。{keep}{other}", 0
-        try:
-            replace_file(path, text)
-        except OSError as error:
-            return (f"ファイル {shown} には書けませんでした: {os_error_reason(error)}。"
-                    f"ファイルは前のまま（前に保存した例も残っています）。"), 0
-        return None, len(data["digits"])
 
     def widget(self) -> widgets.Widget:
         buttons = widgets.HBox([self.clear_button, self.label, self.save_button])

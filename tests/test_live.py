@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
-from course_utils import data, live
+from course_utils import data, digit_files, live
 
 
 # --- 線 → 画像 --------------------------------------------------------------------------------
@@ -44,6 +44,19 @@ def test_a_single_point_is_a_dot_and_nothing_is_empty():
 def test_check_strokes_explains_a_wrong_shape(bad, message):
     with pytest.raises(ValueError, match=message):
         live.check_strokes(bad)
+
+
+def test_the_file_module_stands_alone_and_live_still_offers_its_names():
+    """描いた数字のファイルは digit_files（live も部品のパッケージも読み込まない）。ノートブックは live から読める。"""
+    import subprocess
+    import sys
+
+    code = ("import sys; import course_utils.digit_files; "
+            "print(sorted(m for m in ('course_utils.live', 'ipywidgets', 'anywidget', 'torch') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
+    for name in ("load_drawn_digits", "check_strokes", "CANVAS_SIZE", "MAX_POINTS", "DRAWN_DIGITS_FILE"):
+        assert getattr(live, name) is getattr(digit_files, name)
 
 
 def test_shipped_drawn_digits():
