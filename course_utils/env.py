@@ -21,6 +21,7 @@ import sys
 import tempfile
 import unicodedata
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 QUICK_ENV = "COURSE_QUICK"
@@ -390,23 +391,50 @@ def progress_bar_class():
     return tqdm
 
 
-def optional_import(name: str):
-    """入っていれば name を import して返す。入っていない・読み込むとエラーになるときは None。
+def attribute_problem(module, names: tuple[str, ...]) -> str | None:
+    """module に講座が使う names がすべてあるか。足りなければ、その理由の文（日本語）を返す。
+
+    版が古いときや、同じ名前の別のもの（作業フォルダの anywidget.py や ipywidgets という
+    フォルダなど）を読み込んだときは、import はできても中身が足りない。
+    """
+    lacking = []
+    for attribute in names:
+        try:
+            getattr(module, attribute)
+        except Exception:  # 遅れて読み込む属性の失敗も、足りないのと同じに扱う
+            lacking.append(attribute)
+    if not lacking:
+        return None
+    name = getattr(module, "__name__", "?")
+    where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), None)
+    other = f"読み込んだ {where} が同じ名前の別のもの" if where else "同じ名前の別のもの"
+    return (f"AttributeError: {name} に、講座が使う {', '.join(lacking)} がありません。"
+            f"版が古いか、{other}です。別のものなら、その名前を変えてください")
+
+
+def optional_import(name: str, needs: tuple[str, ...] = ()):
+    """入っていれば name を import して返す。入っていない・読み込むとエラーになる・講座が使う
+    属性 needs が欠けているときは None。
 
     壊れたインストール（版の食い違いで AttributeError など）でも講座のモジュールの import は止めない。
     理由は、部品を作るときに unavailable_packages が日本語で伝える。
     """
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
     except Exception:  # ImportError だけでなく、壊れた・版の合わないインストールの失敗も
         return None
+    return None if attribute_problem(module, needs) else module
 
 
-def unavailable_packages(packages: tuple[str, ...]) -> dict[str, str | None]:
+def unavailable_packages(packages: tuple[str, ...] | Mapping[str, tuple[str, ...]]
+                         ) -> dict[str, str | None]:
     """packages のうち読み込めないものを {名前: 理由} で返す。理由は、入っていなければ None、
-    入っているのに import でエラーになれば、そのエラーの文。"""
+    入っているのに import でエラーになれば、そのエラーの文。
+
+    packages を {名前: 講座が使う属性の名前} で渡すと、属性が欠けているものも使えないと伝える。"""
+    needs = packages if isinstance(packages, Mapping) else dict.fromkeys(packages, ())
     problems: dict[str, str | None] = {}
-    for name in packages:
+    for name, attributes in needs.items():
         try:
             found = importlib.util.find_spec(name) is not None
         except Exception as error:  # sys.modules に壊れたものが残っているときなど
@@ -416,9 +444,13 @@ def unavailable_packages(packages: tuple[str, ...]) -> dict[str, str | None]:
             problems[name] = None
             continue
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
         except Exception as error:  # 壊れた・版の合わないインストール
             problems[name] = f"{type(error).__name__}: {error}"
+            continue
+        lacking = attribute_problem(module, attributes)
+        if lacking:
+            problems[name] = lacking
     return problems
 
 
@@ -468,7 +500,8 @@ class NeedsPackages:
     読み込めないものがあれば、部品の代わりに MissingPackages を返す（__init__ は呼ばれない）。
     """
 
-    packages: tuple[str, ...] = ()
+    # 名前だけのタプルか、{名前: 講座が使う属性の名前}（欠けていても使えないと伝える）
+    packages: tuple[str, ...] | Mapping[str, tuple[str, ...]] = ()
 
     def __new__(cls, *args, **kwargs):
         problems = unavailable_packages(cls.packages)

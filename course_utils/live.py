@@ -37,17 +37,21 @@ from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import MAX_BYTES, ImageInputError, ImageTooLargeError, open_image
 
 __all__ = ["BROKEN_PHOTO", "CAMERA_ERRORS", "CAMERA_PHOTO", "CANVAS_SIZE", "DRAWN_DIGITS_FILE",
-           "LINE_WIDTH", "MAX_FILE_BYTES", "MAX_POINTS", "MAX_STROKES", "MNIST_CENTRE",
+           "LINE_WIDTH", "MAX_FILE_BYTES", "MAX_POINTS", "MAX_STROKES", "MNIST_CENTRE", "NEEDS",
            "PREPARATIONS_FORM", "PROBABILITY_TOLERANCE", "UPLOAD_INSTEAD", "CameraCapture",
            "CameraView", "DigitCanvas", "DigitPad", "Strokes", "camera_error_message",
            "check_strokes", "decode_photo", "load_drawn_digits", "prepare_like_mnist", "prepare_raw",
            "probability_bars", "probability_problem", "render_strokes"]
 
-# 入っていない・壊れている（版の食い違いなど）ときは None。部品を作ると理由と直し方を表示する（NeedsPackages）
-anywidget = optional_import("anywidget")
-widgets = optional_import("ipywidgets")
+# 入っていない・壊れている（版の食い違いなど）・講座が使う部品が欠けているときは None。
+# 部品を作ると理由と直し方を表示する（NeedsPackages）
+NEEDS = {"ipywidgets": ("Button", "Dropdown", "HBox", "HTML", "Image", "Layout", "Output",
+                        "ToggleButtons", "VBox"),
+         "anywidget": ("AnyWidget",)}
+widgets = optional_import("ipywidgets", NEEDS["ipywidgets"])
+anywidget = optional_import("anywidget", NEEDS["anywidget"])
 # 下の 2 つのクラスを定義だけはできるように（読み込めないときは使われない）
-_AnyWidget = getattr(anywidget, "AnyWidget", object) if widgets is not None else object
+_AnyWidget = anywidget.AnyWidget if anywidget is not None and widgets is not None else object
 
 LINE_WIDTH = 18  # 線の太さ（28×28 に縮めると 2 画素ほど。MNIST の線の太さに近い）
 # MNIST の数字の重心の位置（行も列も、0 から数えた画素の番号）。28 画素の真ん中の 13.5 ではない。
@@ -281,7 +285,7 @@ class DigitPad(NeedsPackages):
     （描いた数字のファイルでないものには書かない。書くときは、途中で失敗しても前の中身が残る書き方をする）。
     """
 
-    packages = ("ipywidgets", "anywidget")
+    packages = NEEDS
 
     def __init__(self, predict: Callable, preparations: dict[str, Callable],
                  save_path: str | Path | None = "my_drawn_digits.json") -> None:
@@ -556,7 +560,7 @@ def camera_error_message(error: str) -> str:
 class CameraCapture(NeedsPackages):
     """カメラで 1 枚撮るたびに classify(画像, 名前) を呼ぶ部品。カメラが使えなければ理由と代わりを表示する。"""
 
-    packages = ("ipywidgets", "anywidget")
+    packages = NEEDS
 
     def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
         self.classify = classify

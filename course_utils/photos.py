@@ -22,8 +22,10 @@ from PIL import Image
 from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import ImageInputError, open_image, source_name
 
-# 入っていない・壊れている（版の食い違いなど）ときは None。部品を作ると理由と直し方を表示する（NeedsPackages）
-widgets = optional_import("ipywidgets")
+# 入っていない・壊れている（版の食い違いなど）・講座が使う部品が欠けているときは None。
+# 部品を作ると理由と直し方を表示する（NeedsPackages）
+NEEDS = {"ipywidgets": ("Button", "FileUpload", "HBox", "Label", "Layout", "Output", "Text", "VBox")}
+widgets = optional_import("ipywidgets", NEEDS["ipywidgets"])
 
 COLAB_BIG_FILES = "（Colab では 1 MB 前後より大きいファイルで起きます）"
 
@@ -69,7 +71,7 @@ class PhotoUploader(NeedsPackages):
     左の「ファイル」欄にアップロードしてファイル名を入れる方法も用意する。
     """
 
-    packages = ("ipywidgets",)
+    packages = NEEDS
 
     def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
         self.classify = classify
@@ -200,7 +202,7 @@ class OwnClassesTrainer(NeedsPackages):
     写真は「写真を選ぶ」・フォルダかファイルの名前の欄（Colab で大きな写真を使うとき）・set_class で渡す。
     """
 
-    packages = ("ipywidgets",)
+    packages = NEEDS
 
     def __init__(self, train: Callable[[Photos], object],
                  classify: Callable[[object, Image.Image, str], None],

@@ -702,6 +702,23 @@ def test_optional_import_returns_none_for_a_broken_install(monkeypatch):
     assert env.optional_import("anywidget") is None
 
 
+def test_a_package_without_what_the_course_uses_counts_as_broken(monkeypatch, tmp_path):
+    import types
+
+    stand_in = types.ModuleType("anywidget")  # import はできるのに AnyWidget がない（同じ名前の別のもの）
+    stand_in.__file__ = str(tmp_path / "anywidget.py")
+    monkeypatch.setattr(env.importlib.util, "find_spec", lambda name: object())  # 「入っている」
+    monkeypatch.setattr(env.importlib, "import_module", lambda name: stand_in)
+    assert env.optional_import("anywidget") is stand_in  # 何も求めなければそのまま
+    assert env.optional_import("anywidget", ("AnyWidget",)) is None
+    problems = env.unavailable_packages({"anywidget": ("AnyWidget",)})
+    assert problems["anywidget"].startswith("AttributeError: anywidget に、講座が使う AnyWidget がありません。")
+    assert str(tmp_path / "anywidget.py") in problems["anywidget"]
+    assert env.unavailable_packages(("anywidget",)) == {}  # 名前だけなら、属性は確かめない
+    stand_in.AnyWidget = object
+    assert env.unavailable_packages({"anywidget": ("AnyWidget",)}) == {}
+
+
 def test_replace_file_writes_a_new_file_and_replaces_an_old_one(tmp_path):
     path = tmp_path / "a.json"
     env.replace_file(path, "一")

@@ -543,3 +543,45 @@ def test_a_broken_install_does_not_break_the_lesson(broken):
         assert "pip install -U" in line and "ほかのセルはそのまま実行できます" in line
     needed = " と ".join(broken)
     assert shown[0].startswith(f"この部品（DigitPad）を表示するには {needed} が必要です。{broken[0]} は入っていますが")
+
+
+STAND_IN = """
+import torch
+from course_utils import live, photos, widgets  # import は止まらない
+X, y = torch.zeros(3, 1, 28, 28), torch.zeros(3, dtype=torch.long)
+made = [live.DigitPad(lambda images: images, {"そのまま": lambda image: image}),
+        live.CameraCapture(lambda image, name: None), photos.PhotoUploader(lambda image, name: None),
+        widgets.PredictionExplorer(torch.nn.Flatten(), X, y)]
+for part in made:
+    part._ipython_display_()
+print(made[0].draw([[[1, 2], [3, 4]]]))
+"""
+
+
+@pytest.mark.parametrize("stand_ins", [("anywidget",), ("ipywidgets", "anywidget")])
+def test_a_package_without_what_the_course_uses_falls_back_in_japanese(stand_ins, tmp_path):
+    """import はできるのに AnyWidget や ipywidgets.HBox がない（版が古い・作業フォルダに同じ名前の
+    ファイルがある）ときも、英語の AttributeError ではなく日本語の案内を出す（issue 29）。"""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    for name in stand_ins:  # 中身が空の、同じ名前のモジュール
+        (tmp_path / f"{name}.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    done = subprocess.run([sys.executable, "-c", STAND_IN], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "None"  # 部品のメソッドは何もしない
+    shown = [line for line in lines if line.startswith("この部品")]  # 使える部品は、そのまま表示される
+    assert len(shown) == (4 if "ipywidgets" in stand_ins else 2)
+    for line in shown:
+        assert "は入っていますが、読み込むとエラーになります（AttributeError:" in line
+        assert "講座が使う" in line and str(tmp_path) in line
+        assert "ほかのセルはそのまま実行できます" in line
+    assert "anywidget に、講座が使う AnyWidget がありません" in shown[0]
+    if "ipywidgets" in stand_ins:
+        assert "ipywidgets に、講座が使う Button, Dropdown, HBox" in shown[0]
