@@ -59,6 +59,22 @@ def test_the_file_module_stands_alone_and_live_still_offers_its_names():
         assert getattr(live, name) is getattr(digit_files, name)
 
 
+def test_the_camera_module_stands_alone_and_live_still_offers_its_names():
+    """カメラの部品は camera（live を読み込まない）。07 は live から CameraCapture を読める。"""
+    import subprocess
+    import sys
+
+    from course_utils import camera
+
+    code = ("import sys; import course_utils.camera; "
+            "print(sorted(m for m in ('course_utils.live', 'torch') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
+    for name in camera.__all__:
+        if name != "NEEDS":
+            assert getattr(live, name) is getattr(camera, name)
+
+
 def test_shipped_drawn_digits():
     digits = live.load_drawn_digits()
     assert len(digits) == 200
