@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import traceback
 from typing import Callable
 
@@ -21,6 +22,7 @@ from PIL import Image
 
 from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import MAX_BYTES, ImageInputError, ImageTooLargeError, open_image
+from course_utils.time_limit import call_watched, function_words, in_browser_event
 
 __all__ = ["BROKEN_PHOTO", "CAMERA_ERRORS", "CAMERA_PHOTO", "NEEDS", "UPLOAD_INSTEAD", "CameraCapture",
            "CameraView", "camera_error_message", "decode_photo"]
@@ -178,6 +180,7 @@ class CameraCapture(NeedsPackages):
         self.received = 0  # 受け取った写真の枚数（名前に使う）
         self.view = CameraView()
         self.output = widgets.Output()
+        self.notice = widgets.HTML()  # 分類に時間がかかっているときの知らせ
         self.view.observe(self._on_photo, names="photo")
         self.view.observe(self._on_error, names="error")
 
@@ -191,13 +194,18 @@ class CameraCapture(NeedsPackages):
         self.received += 1
         name = f"カメラの写真 {self.received} 枚目（{image.width}×{image.height}）"
         print(f"受け取った画像: {name}")
-        try:
-            self.classify(image, name)
+        try:  # 07 は写真を全部のモデルに見せるので、時間がかかっても止めない（15 秒たったら知らせる）
+            call_watched(self.classify, (image, name), function_words("分類", self.classify),
+                         self._notify)
         except Exception:
             print("✗ 分類の関数でエラーになりました。関数の中身を確かめてください。")
             traceback.print_exc()
             return False
         return True
+
+    def _notify(self, text: str) -> None:
+        """時間のかかっている知らせを、部品の知らせの欄に書く（別のスレッドからも呼ばれる）。"""
+        self.notice.value = f"<span style='color:#a60'>⏳ {html.escape(text)}</span>" if text else ""
 
     def _on_photo(self, change) -> None:
         """ブラウザで「撮影」が押された: 結果は部品の下の欄に出す。"""
@@ -209,7 +217,7 @@ class CameraCapture(NeedsPackages):
         self.view.photo = ""
         with self.output:
             self.output.clear_output(wait=True)
-            self.take(data_url)
+            in_browser_event(self.take, data_url)
 
     def _on_error(self, change) -> None:
         if change["new"]:
@@ -222,4 +230,4 @@ class CameraCapture(NeedsPackages):
         note = widgets.HTML("「カメラを起動」を押すと、ブラウザがカメラの使用の許可を求めます。映像が出たら"
                             "「撮影」を押してください。カメラがない・許可しないときは、理由と代わりの方法が"
                             "下に出ます。")
-        display(widgets.VBox([note, self.view, self.output]))
+        display(widgets.VBox([note, self.view, self.notice, self.output]))

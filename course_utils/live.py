@@ -35,6 +35,7 @@ from course_utils.digit_files import (CANVAS_SIZE, DRAWN_DIGITS_FILE, MAX_FILE_B
 from course_utils.camera import (BROKEN_PHOTO, CAMERA_ERRORS, CAMERA_PHOTO, UPLOAD_INSTEAD, CameraCapture,
                                  CameraView, camera_error_message, decode_photo)
 from course_utils.env import NeedsPackages, optional_import
+from course_utils.time_limit import TimedOut, call_with_limit, function_words, timeout_message
 
 __all__ = ["BROKEN_PHOTO", "CAMERA_ERRORS", "CAMERA_PHOTO", "CANVAS_SIZE", "DRAWN_DIGITS_FILE",
            "LINE_WIDTH", "MAX_FILE_BYTES", "MAX_POINTS", "MAX_STROKES", "MNIST_CENTRE", "NEEDS",
@@ -280,6 +281,7 @@ class DigitPad(NeedsPackages):
     """数字を描くと、前処理した 28×28 の画像と、モデルのクラス確率を表示する部品。
 
     predict(images) は (N, 1, 28, 28)（0〜1、背景 0）の float32 の配列を受け取り、(N, 10) の確率を返す。
+    前処理と予測は演習の答え合わせと同じ時間の上限（TIME_LIMIT_S）で止め、理由を表示する。
     preparations は {表示名: 関数}。関数は (280, 280) の画像（0〜1）を (28, 28) にする。
     「例として保存」は、描いた線と正解のラベルを self.saved に加え、save_path があればそこにも書き足す
     （描いた数字のファイルでないものには書かない。書くときは、途中で失敗しても前の中身が残る書き方をする）。
@@ -348,8 +350,13 @@ class DigitPad(NeedsPackages):
             return
         name = self.choice.value
         image = render_strokes(strokes)
+        prepare = self.preparations[name]
         try:
-            image28 = np.asarray(self.preparations[name](image), dtype=np.float32)
+            image28 = np.asarray(call_with_limit(prepare, (image,)), dtype=np.float32)
+        except TimedOut as timeout:
+            self._show_nothing(_error(timeout_message(f"前処理「{name}」の関数を呼ぶ", timeout.limit,
+                                                      timeout.stopped)))
+            return
         except Exception as error:  # ノートブックの関数の誤りは、理由を表示して部品は動かし続ける
             self._show_nothing(_error(f"前処理「{name}」の関数でエラーになりました: {type(error).__name__}: {error}"))
             traceback.print_exc()
@@ -364,7 +371,13 @@ class DigitPad(NeedsPackages):
         self.image28 = image28
         self.preview.value = _png(image28)
         try:
-            probabilities = np.asarray(self.predict(image28[None, None]), dtype=np.float64).reshape(-1)
+            probabilities = np.asarray(call_with_limit(self.predict, (image28[None, None],)),
+                                       dtype=np.float64).reshape(-1)
+        except TimedOut as timeout:  # 描くたびに呼ぶ関数なので、終わらなければ止める（演習と同じ上限）
+            self.probabilities, self.bars.value = None, ""
+            calling = function_words("予測", self.predict, "を呼ぶ")
+            self.message.value = _error(timeout_message(calling, timeout.limit, timeout.stopped))
+            return
         except Exception as error:
             self.probabilities, self.bars.value = None, ""
             self.message.value = _error(f"予測の関数でエラーになりました: {type(error).__name__}: {error}")

@@ -289,6 +289,7 @@ def test_course_utils_imports_point_one_way():
     cycle = find_cycle(graph)
     assert cycle is None, "import が循環しています: " + " → ".join(cycle)
     assert graph["course_utils.env"] == set()  # いちばん下: 講座の何も import しない
+    assert graph["course_utils.time_limit"] == set()  # 時間の上限も、いちばん下の層
     # 旗と場所は env から読む。下の層は上の層を読まない
     assert graph["course_utils.mnist_files"] == {"course_utils.env"}
     assert graph["course_utils.preflight"] == {"course_utils.env", "course_utils.mnist_files"}

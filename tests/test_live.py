@@ -667,3 +667,55 @@ def test_clear_also_resets_the_label(tmp_path):
     assert pad.label.value is None and pad.strokes == []
     pad.draw([[[100, 100], [150, 150]]])
     assert not pad.save() and "「正解:」" in pad.message.value  # 前のラベルで保存しない
+
+
+# --- 終わらない関数（issue 29） ------------------------------------------------------------------
+
+@pytest.fixture
+def short_limit(monkeypatch):
+    from course_utils import time_limit
+
+    monkeypatch.setattr(time_limit, "TIME_LIMIT_S", 0.3)
+
+
+def test_a_predict_or_preparation_that_never_returns_is_stopped_like_an_exercise_check(short_limit):
+    import time
+
+    def forever(*args):
+        while True:
+            time.sleep(0.01)
+
+    pad = live.DigitPad(forever, PREPARATIONS)
+    start = time.monotonic()
+    pad.draw([[[60, 60], [200, 200]]])
+    assert time.monotonic() - start < 5
+    assert "予測の関数 forever を呼ぶと、0.3 秒たっても終わらないので止めました。" in pad.message.value
+    assert pad.probabilities is None and pad.bars.value == ""
+    pad.predict = _by_position
+    pad.draw([[[60, 60], [200, 210]]])
+    assert pad.probabilities is not None and pad.message.value == ""  # 部品はそのまま使える
+    pad = live.DigitPad(_by_position, {"止まらない": forever})
+    pad.draw([[[60, 60], [200, 200]]])
+    assert "前処理「止まらない」の関数を呼ぶと、0.3 秒たっても終わらないので止めました。" in pad.message.value
+
+
+def test_a_slow_camera_classify_gets_a_notice_and_is_not_stopped(short_limit, capsys):
+    import time
+
+    seen = []
+
+    def slow(image, name):
+        time.sleep(1.0)
+        seen.append(camera.notice.value)
+
+    camera = live.CameraCapture(slow)
+    camera.view.photo = _data_url()
+    assert len(seen) == 1 and "分類の関数 slow が、0.3 秒たってもまだ終わっていません" in seen[0]
+    assert camera.notice.value == ""
+
+
+def test_a_surprise_while_taking_a_photo_is_shown_in_japanese(capsys, monkeypatch):
+    camera = live.CameraCapture(lambda image, name: None)
+    monkeypatch.setattr(camera, "take", lambda data_url: 1 / 0)
+    camera.view.photo = _data_url()
+    assert "✗ 部品の中で思わぬエラーが起きました（ZeroDivisionError" in capsys.readouterr().out
