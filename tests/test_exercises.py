@@ -6,6 +6,7 @@ from torch import nn
 
 from course_utils.data import load_mnist
 from course_utils.exercises import Exercise, exercises
+from course_utils.exercises.core import LAST_HINT
 
 
 def passes(exercise, answer):
@@ -33,8 +34,12 @@ def test_hints_get_more_specific_and_stop_at_the_last(capsys):
     for _ in range(3):
         q.hint()
     out = capsys.readouterr().out.splitlines()
-    assert out == ["ヒント 1/2: 一般的なヒント", "ヒント 2/2: 具体的なヒント",
-                   "ヒント 2/2: 具体的なヒント"]
+    last = "ヒント 2/2: 具体的なヒント" + LAST_HINT
+    assert out == ["ヒント 1/2: 一般的なヒント", last, last]
+    assert LAST_HINT == "（これが最後のヒントです。解答例は .solution() で見られます）"
+    only = Exercise("例", lambda a: None, ["ただ 1 つのヒント"], "答え")
+    only.hint()
+    assert capsys.readouterr().out == "ヒント 1/1: ただ 1 つのヒント" + LAST_HINT + "\n"
 
 
 def test_solution_and_a_crashing_answer(capsys):
