@@ -383,6 +383,7 @@ def progress_bar_class():
     """進み具合の表示に使う tqdm のクラス（Jupyter で ipywidgets があれば棒、なければ文字だけ）。
 
     tqdm.auto は Jupyter の中では ipywidgets の部品を使うので、ipywidgets がないと英語のエラーになる。
+    単位は日本語で渡す（unit="バッチ" なら「バッチ/s」。既定の it は英語の「it/s」になる）。
     """
     if missing_packages(("ipywidgets",)):
         from tqdm import tqdm

@@ -161,7 +161,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
     device_type = torch.device(device).type
     use_amp = mixed_precision and device_type in AMP_DEVICE_TYPES
     scaler = torch.amp.GradScaler(device_type, enabled=use_amp)  # float16 の勾配が 0 に潰れないように
-    bar = tqdm(total=num_epochs * len(train_loader), desc="学習", unit="batch",
+    bar = tqdm(total=num_epochs * len(train_loader), desc="学習", unit="バッチ",
                disable=not progress, mininterval=1.0)
     for epoch in range(num_epochs):
         start = time.perf_counter()

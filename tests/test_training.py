@@ -248,3 +248,15 @@ def test_other_runtime_errors_pass_through_unchanged():
     with pytest.raises(RuntimeError, match="^something else$"):
         evaluate(Broken(), [(torch.randn(2, 3), torch.zeros(2, dtype=torch.long))],
                  nn.CrossEntropyLoss())
+
+
+def test_the_progress_bar_counts_in_japanese_units(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    X, y = _blobs()
+    model = nn.Linear(2, 3)
+    fit(model, _loader(X, y), None, nn.CrossEntropyLoss(),
+        torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=1)
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert bar.startswith("学習: 100%") and "8/8" in bar, bar
+    assert "バッチ/s" in bar or "s/バッチ" in bar, bar  # 速ければ「バッチ/s」、遅ければ「s/バッチ」
+    assert "batch" not in bar and "it/s" not in bar and "エポック 1/1" in bar, bar
