@@ -337,6 +337,36 @@ def _new_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def group_shared(folder: Path) -> bool:
+    """folder がグループで書き込めるフォルダ（教室の共有キャッシュ）か。調べられなければ False。"""
+    try:
+        return bool(os.stat(folder).st_mode & stat.S_IWGRP)
+    except OSError:
+        return False
+
+
+def make_folder(folder: Path) -> None:
+    """folder を親ごと作る。既にあるフォルダの権限は変えない。
+
+    作り始めた所の親がグループで書けるフォルダ（講師が用意した教室の共有キャッシュ）なら、
+    作ったフォルダもグループで読み書きできるようにする。学生のアカウントの umask（ふつう 022）では
+    ほかのアカウントが書けないフォルダになり、途中で止まったダウンロードを誰も続けられないため。
+    親がグループで書けなければ umask のまま（個人のキャッシュをほかの人に開かない）。
+    """
+    folder = Path(folder)
+    created, existing = [], folder
+    while not existing.exists() and existing != existing.parent:
+        created.append(existing)
+        existing = existing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if not group_shared(existing):
+        return
+    for made in reversed(created):
+        with contextlib.suppress(OSError):  # 同時にほかのアカウントが作ったフォルダは変えられない
+            mode = stat.S_IMODE(os.stat(made).st_mode)
+            os.chmod(made, mode | stat.S_IRWXG)
+
+
 def replace_file(path: str | Path, text: str) -> None:
     """path の中身を text（UTF-8）に置き換える。途中で失敗しても、元のファイルは元のまま残す。
 
@@ -383,6 +413,7 @@ def progress_bar_class():
     """進み具合の表示に使う tqdm のクラス（Jupyter で ipywidgets があれば棒、なければ文字だけ）。
 
     tqdm.auto は Jupyter の中では ipywidgets の部品を使うので、ipywidgets がないと英語のエラーになる。
+    単位は日本語で渡す（unit="バッチ" なら「バッチ/s」。既定の it は英語の「it/s」になる）。
     """
     if missing_packages(("ipywidgets",)):
         from tqdm import tqdm

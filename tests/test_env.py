@@ -19,6 +19,7 @@ import hashlib
 import http.client
 import io
 import os
+import stat
 import socket
 import subprocess
 import sys
@@ -750,3 +751,24 @@ def test_replace_file_that_fails_leaves_the_old_file_and_no_temp_file(tmp_path, 
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_make_folder_opens_new_folders_to_the_group_only_inside_a_shared_folder(tmp_path):
+    shared, private = tmp_path / "shared", tmp_path / "private"
+    shared.mkdir(mode=0o775)
+    shared.chmod(0o775)
+    (shared / "old").mkdir()
+    (shared / "old").chmod(0o700)  # 既にあるフォルダ（利用者のもの）は変えない
+    private.mkdir()
+    private.chmod(0o755)
+    old_mask = os.umask(0o022)
+    try:
+        env.make_folder(shared / "old" / "a")  # 作り始めた所の親 old はグループで書けない
+        env.make_folder(shared / "b" / "c")
+        env.make_folder(private / "d")
+    finally:
+        os.umask(old_mask)
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    assert mode(shared / "old") == 0o700 and mode(shared / "old" / "a") == 0o755
+    assert mode(shared / "b") == 0o775 and mode(shared / "b" / "c") == 0o775
+    assert mode(private / "d") == 0o755

@@ -101,6 +101,7 @@ def wrong_message(problem: str) -> str:
 
 UNANSWERED = "まだ答えが入っていません。None の所を自分の答えに書き換えてください。"
 MORE_HINTS = "行き詰まったら .hint() でヒントを表示できます。"
+LAST_HINT = "（これが最後のヒントです。解答例は .solution() で見られます）"
 
 
 def _sp(text: str) -> str:
@@ -439,7 +440,8 @@ class Exercise:
             print("この問題にはヒントがありません。")
             return
         k = min(self._hints_shown, len(self.hints) - 1)
-        print(f"ヒント {k + 1}/{len(self.hints)}: {self.hints[k]}")
+        last = LAST_HINT if k == len(self.hints) - 1 else ""
+        print(f"ヒント {k + 1}/{len(self.hints)}: {self.hints[k]}{last}")
         self._hints_shown = k + 1
 
     def solution(self) -> None:
