@@ -12,13 +12,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import os
+import stat
 import sys
 import tempfile
 import unicodedata
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 QUICK_ENV = "COURSE_QUICK"
@@ -327,6 +330,78 @@ def folder_problem(folder: Path, write: bool = True) -> str | None:
     return None
 
 
+def _new_file_mode() -> int:
+    """新しく作るファイルの権限（open で作ったときと同じ: 0o666 から umask を除いたもの）。"""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def group_shared(folder: Path) -> bool:
+    """folder がグループで書き込めるフォルダ（教室の共有キャッシュ）か。調べられなければ False。"""
+    try:
+        return bool(os.stat(folder).st_mode & stat.S_IWGRP)
+    except OSError:
+        return False
+
+
+def make_folder(folder: Path) -> None:
+    """folder を親ごと作る。既にあるフォルダの権限は変えない。
+
+    作り始めた所の親がグループで書けるフォルダ（講師が用意した教室の共有キャッシュ）なら、
+    作ったフォルダもグループで読み書きできるようにする。学生のアカウントの umask（ふつう 022）では
+    ほかのアカウントが書けないフォルダになり、途中で止まったダウンロードを誰も続けられないため。
+    親がグループで書けなければ umask のまま（個人のキャッシュをほかの人に開かない）。
+    """
+    folder = Path(folder)
+    created, existing = [], folder
+    while not existing.exists() and existing != existing.parent:
+        created.append(existing)
+        existing = existing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if not group_shared(existing):
+        return
+    for made in reversed(created):
+        with contextlib.suppress(OSError):  # 同時にほかのアカウントが作ったフォルダは変えられない
+            mode = stat.S_IMODE(os.stat(made).st_mode)
+            os.chmod(made, mode | stat.S_IRWXG)
+
+
+def replace_file(path: str | Path, text: str) -> None:
+    """path の中身を text（UTF-8）に置き換える。途中で失敗しても、元のファイルは元のまま残す。
+
+    同じフォルダの一時ファイルに書き、ディスクに届けて（fsync）から os.replace で名前を付け替える。
+    空き容量の不足・Ctrl-C・カーネルの再起動で止まっても、書きかけのファイルが元の名前に残らない。
+    一時ファイルは失敗したら消す。リンクなら、リンクの先を書き換える。権限は元のファイルに合わせる。
+    """
+    target = Path(path).resolve()
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = _new_file_mode()
+    data = memoryview(text.encode("utf-8"))
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:  # OSError も Ctrl-C（KeyboardInterrupt）も: 書きかけを残さない
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    with contextlib.suppress(OSError, AttributeError):  # 名前の付け替えもディスクに届ける（POSIX）
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
 # --- 対話的な部品に要るパッケージ -----------------------------------------------------------
 
 def missing_packages(packages: tuple[str, ...]) -> list[str]:
@@ -338,6 +413,7 @@ def progress_bar_class():
     """進み具合の表示に使う tqdm のクラス（Jupyter で ipywidgets があれば棒、なければ文字だけ）。
 
     tqdm.auto は Jupyter の中では ipywidgets の部品を使うので、ipywidgets がないと英語のエラーになる。
+    単位は日本語で渡す（unit="バッチ" なら「バッチ/s」。既定の it は英語の「it/s」になる）。
     """
     if missing_packages(("ipywidgets",)):
         from tqdm import tqdm
@@ -346,18 +422,66 @@ def progress_bar_class():
     return tqdm
 
 
-def unavailable_packages(packages: tuple[str, ...]) -> dict[str, str | None]:
+def attribute_problem(module, names: tuple[str, ...]) -> str | None:
+    """module に講座が使う names がすべてあるか。足りなければ、その理由の文（日本語）を返す。
+
+    版が古いときや、同じ名前の別のもの（作業フォルダの anywidget.py や ipywidgets という
+    フォルダなど）を読み込んだときは、import はできても中身が足りない。
+    """
+    lacking = []
+    for attribute in names:
+        try:
+            getattr(module, attribute)
+        except Exception:  # 遅れて読み込む属性の失敗も、足りないのと同じに扱う
+            lacking.append(attribute)
+    if not lacking:
+        return None
+    name = getattr(module, "__name__", "?")
+    where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), None)
+    other = f"読み込んだ {where} が同じ名前の別のもの" if where else "同じ名前の別のもの"
+    return (f"AttributeError: {name} に、講座が使う {', '.join(lacking)} がありません。"
+            f"版が古いか、{other}です。別のものなら、その名前を変えてください")
+
+
+def optional_import(name: str, needs: tuple[str, ...] = ()):
+    """入っていれば name を import して返す。入っていない・読み込むとエラーになる・講座が使う
+    属性 needs が欠けているときは None。
+
+    壊れたインストール（版の食い違いで AttributeError など）でも講座のモジュールの import は止めない。
+    理由は、部品を作るときに unavailable_packages が日本語で伝える。
+    """
+    try:
+        module = importlib.import_module(name)
+    except Exception:  # ImportError だけでなく、壊れた・版の合わないインストールの失敗も
+        return None
+    return None if attribute_problem(module, needs) else module
+
+
+def unavailable_packages(packages: tuple[str, ...] | Mapping[str, tuple[str, ...]]
+                         ) -> dict[str, str | None]:
     """packages のうち読み込めないものを {名前: 理由} で返す。理由は、入っていなければ None、
-    入っているのに import でエラーになれば、そのエラーの文。"""
+    入っているのに import でエラーになれば、そのエラーの文。
+
+    packages を {名前: 講座が使う属性の名前} で渡すと、属性が欠けているものも使えないと伝える。"""
+    needs = packages if isinstance(packages, Mapping) else dict.fromkeys(packages, ())
     problems: dict[str, str | None] = {}
-    for name in packages:
-        if importlib.util.find_spec(name) is None:
+    for name, attributes in needs.items():
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except Exception as error:  # sys.modules に壊れたものが残っているときなど
+            problems[name] = f"{type(error).__name__}: {error}"
+            continue
+        if not found:
             problems[name] = None
             continue
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
         except Exception as error:  # 壊れた・版の合わないインストール
             problems[name] = f"{type(error).__name__}: {error}"
+            continue
+        lacking = attribute_problem(module, attributes)
+        if lacking:
+            problems[name] = lacking
     return problems
 
 
@@ -375,7 +499,8 @@ class MissingPackages:
         what = widget.__name__
         missing = [name for name, reason in problems.items() if reason is None]
         broken = {name: reason for name, reason in problems.items() if reason is not None}
-        parts = [f"この部品（{what}）を表示するには {' と '.join(problems)} が必要ですが、"]
+        need = f"この部品（{what}）を表示するには {' と '.join(problems)} が必要"
+        parts = [need + ("ですが、" if missing else "です。")]
         if missing:
             parts.append(f"{' と '.join(missing)} が入っていません。`pip install {' '.join(missing)}` "
                          "で入れてから、カーネルを再起動してください（Colab には最初から入っています）。")
@@ -406,7 +531,8 @@ class NeedsPackages:
     読み込めないものがあれば、部品の代わりに MissingPackages を返す（__init__ は呼ばれない）。
     """
 
-    packages: tuple[str, ...] = ()
+    # 名前だけのタプルか、{名前: 講座が使う属性の名前}（欠けていても使えないと伝える）
+    packages: tuple[str, ...] | Mapping[str, tuple[str, ...]] = ()
 
     def __new__(cls, *args, **kwargs):
         problems = unavailable_packages(cls.packages)

@@ -46,6 +46,10 @@ class ImageInputError(ValueError):
     """写真として使えないファイルを渡されたときのエラー（日本語）。"""
 
 
+class ImageTooLargeError(ImageInputError):
+    """ファイルか画素数が大きすぎる（解凍爆弾を含む）ときのエラー（日本語）。"""
+
+
 def _short(text: str, limit: int = MAX_NAME_SHOWN) -> str:
     """長い名前（貼り付けた画像の中身など）は、頭と終わりだけを見せる。"""
     return text if len(text) <= limit else f"{text[:limit - 20]}…{text[-15:]}（{len(text)} 文字）"
@@ -86,7 +90,7 @@ def source_name(source) -> str:
 
 def _check_size(name: str, size: int) -> None:
     if size > MAX_BYTES:
-        raise ImageInputError(f"{name} は {size / 2**20:.0f} MB あり、大きすぎます"
+        raise ImageTooLargeError(f"{name} は {size / 2**20:.0f} MB あり、大きすぎます"
                               f"（上限 {MAX_BYTES / 2**20:.0f} MB）。縮小してから使ってください。")
 
 
@@ -291,7 +295,7 @@ def _broken(name: str, error: BaseException) -> ImageInputError:
 
 
 def _too_many_pixels(name: str) -> ImageInputError:
-    return ImageInputError(f"{name} は画素数が多すぎて開けません（上限 {MAX_PIXELS / 1e6:.0f} 百万画素）。"
+    return ImageTooLargeError(f"{name} は画素数が多すぎて開けません（上限 {MAX_PIXELS / 1e6:.0f} 百万画素）。"
                            "縮小してから使ってください（中身に比べて画素数だけが極端に大きい、"
                            "壊れたファイルの可能性もあります）。")
 
@@ -364,7 +368,7 @@ def _decode(data: bytes, name: str, notes: list[str]) -> Image.Image:
         raise _broken(name, error) from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ImageInputError(f"{name} は {width}×{height} 画素で大きすぎます"
+        raise ImageTooLargeError(f"{name} は {width}×{height} 画素で大きすぎます"
                               f"（上限 {MAX_PIXELS / 1e6:.0f} 百万画素）。縮小してから使ってください。")
     try:
         if getattr(image, "n_frames", 1) > 1:
@@ -430,7 +434,7 @@ def open_image(source: str | Path | bytes, name: str = "") -> tuple[Image.Image,
         except ImageInputError:
             raise
         except MemoryError:
-            raise ImageInputError(f"{name} を開く途中でメモリが足りなくなりました。"
+            raise ImageTooLargeError(f"{name} を開く途中でメモリが足りなくなりました。"
                                   "縮小した写真を使ってください。") from None
         except Exception as error:  # Pillow の想定外の失敗も、英語のトレースバックにしない
             raise ImageInputError(f"{name} を画像として開く途中で、思わぬエラー（{type(error).__name__}）が"

@@ -4,21 +4,21 @@
 0.9.21 の両方で動く）で書き、Python の側は ipywidgets で組み立てる。
 - DigitPad: 描いた線 → 280×280 の画像 → ノートブックの前処理 → 28×28 → ノートブックの予測関数 → 確率の棒。
   前処理と予測はノートブックが書き、この部品は線の受け渡しと表示だけをする。
-- CameraCapture: カメラの映像から 1 枚撮り、PIL の画像にして分類の関数に渡す。カメラがない・許可されない
-  ときは理由と、代わりのアップロードの方法を日本語で表示する。
-- load_drawn_digits: 講座に同梱した、描いた数字の線（scripts/make_drawn_digits.py で作成）。
+- CameraCapture: カメラの映像から 1 枚撮り、PIL の画像にして分類の関数に渡す（course_utils.camera にあり、
+  07 がここから読み込めるように名前を出している）。
+- load_drawn_digits / check_strokes: 描いた数字のファイルを読む・線の形を確かめる（course_utils.digit_files
+  にあり、ノートブックがここから読み込めるように名前を出している）。
 - prepare_raw / prepare_like_mnist: 04 のノートブックで書いた 2 つの前処理と同じもの（06 で使う。
   同じ結果になることを tests/test_live.py が確かめる）。
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import html
 import io
-import json
+import os
 import traceback
-from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,24 +27,38 @@ import traitlets
 from IPython.display import display
 from PIL import Image, ImageDraw
 
-from course_utils.env import NeedsPackages
+# 描いた数字のファイルの読み書きは digit_files に。ノートブックが live から読み込めるように名前も出す
+from course_utils.digit_files import (CANVAS_SIZE, DRAWN_DIGITS_FILE, MAX_FILE_BYTES, MAX_POINTS,
+                                      MAX_STROKES, Strokes, append_example, check_strokes, describe,
+                                      expand_path, load_drawn_digits)
+# カメラの部品は camera に。07 が live から読み込めるように名前も出す
+from course_utils.camera import (BROKEN_PHOTO, CAMERA_ERRORS, CAMERA_PHOTO, UPLOAD_INSTEAD, CameraCapture,
+                                 CameraView, camera_error_message, decode_photo)
+from course_utils.env import NeedsPackages, optional_import
+from course_utils.time_limit import TimedOut, call_with_limit, function_words, timeout_message
 
-try:
-    import anywidget
-    import ipywidgets as widgets
-    _AnyWidget = anywidget.AnyWidget
-except ImportError:  # ないときは、部品を作ると入れ方を表示する（NeedsPackages）
-    widgets = None
-    _AnyWidget = object  # 下の 2 つのクラスを定義だけはできるように（使われることはない）
+__all__ = ["BROKEN_PHOTO", "CAMERA_ERRORS", "CAMERA_PHOTO", "CANVAS_SIZE", "DRAWN_DIGITS_FILE",
+           "LINE_WIDTH", "MAX_FILE_BYTES", "MAX_POINTS", "MAX_STROKES", "MNIST_CENTRE", "NEEDS",
+           "PREPARATIONS_FORM", "PROBABILITY_TOLERANCE", "UPLOAD_INSTEAD", "CameraCapture",
+           "CameraView", "DigitCanvas", "DigitPad", "Strokes", "camera_error_message",
+           "check_strokes", "decode_photo", "load_drawn_digits", "prepare_like_mnist", "prepare_raw",
+           "probability_bars", "probability_problem", "render_strokes"]
 
-CANVAS_SIZE = 280  # 描く枠の 1 辺の画素数（28 × 10）
+# 入っていない・壊れている（版の食い違いなど）・講座が使う部品が欠けているときは None。
+# 部品を作ると理由と直し方を表示する（NeedsPackages）
+NEEDS = {"ipywidgets": ("Button", "Dropdown", "HBox", "HTML", "Image", "Layout",
+                        "ToggleButtons", "VBox"),
+         "anywidget": ("AnyWidget",)}
+widgets = optional_import("ipywidgets", NEEDS["ipywidgets"])
+anywidget = optional_import("anywidget", NEEDS["anywidget"])
+# DigitCanvas を定義だけはできるように（読み込めないときは使われない）
+_AnyWidget = anywidget.AnyWidget if anywidget is not None and widgets is not None else object
+
 LINE_WIDTH = 18  # 線の太さ（28×28 に縮めると 2 画素ほど。MNIST の線の太さに近い）
-DRAWN_DIGITS_FILE = "drawn_digits.json"
 # MNIST の数字の重心の位置（行も列も、0 から数えた画素の番号）。28 画素の真ん中の 13.5 ではない。
 # 訓練画像の重心の平均は (14.0, 14.0) で、そこからのずれは整数の画素数でずらした丸めの分だけ（04 で測る）
 MNIST_CENTRE = 14.0
-
-Strokes = list  # [[[x, y], [x, y], ...], ...]: 線（ペンを下ろしてから上げるまで）ごとの点の列
+PROBABILITY_TOLERANCE = 0.01  # 確率の合計が 1 からこれ以上ずれたら、確率ではないと伝える
 
 
 class DigitCanvas(_AnyWidget):
@@ -62,6 +76,8 @@ class DigitCanvas(_AnyWidget):
       const ctx = canvas.getContext("2d");
       let strokes = [];
       let current = null;
+      let count = 0;  // 点の数。max_points を超えたら、それ以上は足さない（巨大な線を Python に送らない）
+      const counted = () => strokes.reduce((n, stroke) => n + stroke.length, 0);
       function redraw() {
         ctx.fillStyle = "#000";
         ctx.fillRect(0, 0, size, size);
@@ -92,15 +108,18 @@ class DigitCanvas(_AnyWidget):
       let pointer = null;  // 描いている指（ペン、マウス）の番号。2 本目の指や右ボタンは無視する
       canvas.addEventListener("pointerdown", (event) => {
         if (!event.isPrimary || event.button !== 0 || current) return;
+        if (count >= model.get("max_points")) return;
         pointer = event.pointerId;
         canvas.setPointerCapture(event.pointerId);
         current = [point(event)];
         strokes.push(current);
+        count += 1;
         redraw();
       });
       canvas.addEventListener("pointermove", (event) => {
-        if (!current || event.pointerId !== pointer) return;
+        if (!current || event.pointerId !== pointer || count >= model.get("max_points")) return;
         current.push(point(event));
+        count += 1;
         redraw();
       });
       const finish = (event) => {
@@ -113,12 +132,15 @@ class DigitCanvas(_AnyWidget):
       canvas.addEventListener("pointerup", finish);
       canvas.addEventListener("pointercancel", finish);
       canvas.addEventListener("lostpointercapture", finish);
-      model.on("change:strokes", () => {
-        strokes = model.get("strokes").map((stroke) => stroke.map((p) => [p[0], p[1]]));
+      function load() {  // Python から届いた線（壊れたものは Python の側が断って空にする）
+        const given = model.get("strokes");
+        strokes = Array.isArray(given) ? given.filter(Array.isArray).map(
+          (stroke) => stroke.filter(Array.isArray).map((p) => [p[0], p[1]])) : [];
+        count = counted();
         redraw();
-      });
-      strokes = model.get("strokes").map((stroke) => stroke.map((p) => [p[0], p[1]]));
-      redraw();
+      }
+      model.on("change:strokes", load);
+      load();
       el.appendChild(canvas);
     }
     export default { render };
@@ -126,6 +148,7 @@ class DigitCanvas(_AnyWidget):
     strokes = traitlets.List([]).tag(sync=True)
     size = traitlets.Int(CANVAS_SIZE).tag(sync=True)
     line_width = traitlets.Int(LINE_WIDTH).tag(sync=True)
+    max_points = traitlets.Int(MAX_POINTS).tag(sync=True)
 
 
 def render_strokes(strokes: Strokes, size: int = CANVAS_SIZE, line_width: int = LINE_WIDTH
@@ -141,46 +164,6 @@ def render_strokes(strokes: Strokes, size: int = CANVAS_SIZE, line_width: int = 
         for x, y in points:  # 点ごとに丸を置いて、線の端と折れ目を丸くする（ブラウザの round と同じ）
             draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=255)
     return np.asarray(image, dtype=np.float32) / 255
-
-
-def check_strokes(strokes) -> Strokes:
-    """strokes が [[[x, y], ...], ...] の形か確かめて、数の並びにして返す（違えば日本語の ValueError）。"""
-    if not isinstance(strokes, (list, tuple)):
-        raise ValueError(f"線は [[[x, y], ...], ...] の形のリストで渡してください（渡されたもの: "
-                         f"{type(strokes).__name__}）。")
-    result = []
-    for k, stroke in enumerate(strokes):
-        try:
-            points = [[float(x), float(y)] for x, y in stroke]
-        except (TypeError, ValueError):
-            raise ValueError(f"{k + 1} 本目の線が [x, y] の点の並びではありません。") from None
-        if points:
-            result.append(points)
-    return result
-
-
-def load_drawn_digits(path: str | Path | None = None) -> list[tuple[Strokes, int]]:
-    """描いた数字の線とラベルの組のリスト。
-
-    path を省くと講座に同梱したもの（作り方は scripts/make_drawn_digits.py）、渡すと DigitPad の
-    「例として保存」で書いたファイルを読む。
-    """
-    if path is None:
-        with resources.files("course_utils").joinpath(DRAWN_DIGITS_FILE).open("r", encoding="utf-8") as f:
-            data = json.load(f)
-    else:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path} が見つかりません。DigitPad の「例として保存」で作ったファイルの"
-                                    "名前を確かめてください。") from None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValueError(f"{path} は描いた数字のファイル（JSON）として読めません。") from None
-    try:
-        return [(check_strokes(item["strokes"]), int(item["label"])) for item in data["digits"]]
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"{path or DRAWN_DIGITS_FILE} の中身が、描いた数字のファイルの形"
-                         "（{\"digits\": [{\"label\": 数, \"strokes\": [...]}, ...]}）ではありません。") from None
 
 
 def prepare_raw(image: np.ndarray) -> np.ndarray:
@@ -233,23 +216,85 @@ def probability_bars(probabilities: Sequence[float]) -> str:
     return "".join(rows)
 
 
+def probability_problem(probabilities: np.ndarray) -> str | None:
+    """予測の関数が返した値が確率（0〜1、合計 1）でなければ、何がおかしいかを日本語で返す（確率なら None）。"""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if not np.isfinite(p).all():
+        what = "NaN（数でない値）が" if np.isnan(p).any() else "無限大が"
+        return (f"予測の関数が返した値に {what}入っています。学習が発散していないか（損失が nan に"
+                "なっていないか）、前処理した画像がおかしくないかを確かめてください。")
+    low, high, total = p.min(), p.max(), p.sum()
+    tolerance = PROBABILITY_TOLERANCE
+    if high <= 0 and abs(np.exp(p).sum() - 1) <= tolerance:
+        return ("予測の関数が返した値は、確率ではなく確率の対数（log_softmax）のようです。"
+                "torch.exp をかけるか、torch.softmax を使ってください。")
+    if low < -tolerance or high > 1 + tolerance:
+        return (f"予測の関数が返した値は 0〜1 の外にあり（最小 {low:.3g}、最大 {high:.3g}）、確率ではなく"
+                "ロジットのようです。softmax をかけてください（例: torch.softmax(model(X), dim=1)）。")
+    if abs(total - 1) > tolerance:
+        return (f"予測の関数が返した 10 個の値の合計が {total:.3g} で、1 になりません（確率なら合計は 1 です）。"
+                "softmax をかけてください（例: torch.softmax(model(X), dim=1)。sigmoid では合計が 1 になりません）。")
+    return None
+
+
+PREPARATIONS_FORM = '{"表示名": 関数} の形の辞書（例: {"そのまま縮小": prepare_raw, "MNIST と同じ前処理": prepare_mnist}）'
+
+
+def _check_arguments(predict, preparations, save_path) -> None:
+    """DigitPad の引数の形を確かめる（違えば、期待する形を日本語の TypeError / ValueError で伝える）。"""
+    if isinstance(predict, Mapping) and callable(preparations):
+        raise TypeError("引数の順番が逆です。DigitPad(予測の関数, 前処理の辞書) の順に渡してください"
+                        "（例: DigitPad(predict_digits, preparations)）。")
+    if not callable(predict):
+        raise TypeError(f"1 つ目の引数 predict には、画像を受け取ってクラスの確率を返す関数を渡してください"
+                        f"（渡されたもの: {describe(predict)}）。")
+    if hasattr(predict, "parameters") and hasattr(predict, "forward"):
+        raise TypeError("1 つ目の引数 predict には、モデルそのものではなく、(N, 1, 28, 28) の NumPy の配列を"
+                        "受け取って (N, 10) の確率を返す関数（04 の predict_digits のようなもの）を渡してください。")
+    if not isinstance(preparations, Mapping):
+        hint = ""
+        if callable(preparations):
+            hint = "関数が 1 つだけでも、名前を付けた辞書にしてください（例: {\"そのまま縮小\": prepare_raw}）。"
+        elif isinstance(preparations, (list, tuple, set)):
+            hint = "リストではなく、関数ごとに表示名を付けた辞書にしてください。"
+        raise TypeError(f"2 つ目の引数 preparations は、{PREPARATIONS_FORM}で渡してください"
+                        f"（渡されたもの: {describe(preparations)}）。{hint}")
+    if not preparations:
+        raise ValueError(f"前処理の関数を 1 つ以上、{PREPARATIONS_FORM}で渡してください。")
+    for name, prepare in preparations.items():
+        if not isinstance(name, str):
+            raise TypeError(f"preparations の表示名（キー）は文字列にしてください（{describe(name)}があります）。"
+                            f"形は {PREPARATIONS_FORM}です。")
+        if not callable(prepare):
+            raise TypeError(f"前処理「{name}」が関数ではありません（{describe(prepare)}）。"
+                            f"形は {PREPARATIONS_FORM}です。")
+    if save_path is not None and not isinstance(save_path, (str, os.PathLike)):
+        raise TypeError(f"save_path にはファイルの名前（文字列か Path）か None を渡してください"
+                        f"（渡されたもの: {describe(save_path)}）。")
+
+
+def _error(text: str) -> str:
+    return f"<span style='color:#b00'>✗ {html.escape(text, quote=False)}</span>"
+
+
 class DigitPad(NeedsPackages):
     """数字を描くと、前処理した 28×28 の画像と、モデルのクラス確率を表示する部品。
 
     predict(images) は (N, 1, 28, 28)（0〜1、背景 0）の float32 の配列を受け取り、(N, 10) の確率を返す。
+    前処理と予測は演習の答え合わせと同じ時間の上限（TIME_LIMIT_S）で止め、理由を表示する。
     preparations は {表示名: 関数}。関数は (280, 280) の画像（0〜1）を (28, 28) にする。
-    「例として保存」は、描いた線と正解のラベルを self.saved に加え、save_path があればそこにも書く。
+    「例として保存」は、描いた線と正解のラベルを self.saved に加え、save_path があればそこにも書き足す
+    （描いた数字のファイルでないものには書かない。書くときは、途中で失敗しても前の中身が残る書き方をする）。
     """
 
-    packages = ("ipywidgets", "anywidget")
+    packages = NEEDS
 
     def __init__(self, predict: Callable, preparations: dict[str, Callable],
                  save_path: str | Path | None = "my_drawn_digits.json") -> None:
-        if not preparations:
-            raise ValueError("前処理の関数を 1 つ以上、{表示名: 関数} の形で渡してください。")
+        _check_arguments(predict, preparations, save_path)
         self.predict = predict
         self.preparations = dict(preparations)
-        self.save_path = Path(save_path) if save_path else None
+        self.save_path = expand_path(save_path) if save_path else None
         self.saved: list[dict] = []  # この部品で保存した例
         self.canvas = DigitCanvas()
         self.choice = widgets.ToggleButtons(options=list(self.preparations),
@@ -279,66 +324,104 @@ class DigitPad(NeedsPackages):
         self.canvas.strokes = check_strokes(strokes)
 
     def clear(self) -> None:
+        """線を消し、「正解:」の選択も戻す（次の数字を前のラベルで保存しないように）。"""
         self.canvas.strokes = []
+        self.label.value = None
         self.message.value = ""
+
+    def _show_nothing(self, message: str = "") -> None:
+        self.image28 = np.zeros((28, 28), dtype=np.float32)
+        self.probabilities = None
+        self.preview.value = _png(self.image28)
+        self.bars.value = ""
+        self.message.value = message
 
     def update(self) -> None:
         """いまの線を前処理してモデルに通し、表示を書き換える。"""
-        strokes = self.canvas.strokes
+        try:
+            strokes = check_strokes(self.canvas.strokes)
+        except ValueError as error:  # ブラウザから届いた線が壊れている（ノートブックの関数のせいではない）
+            self._show_nothing(_error(f"届いた線の形がおかしいので、描けませんでした: {error}"
+                                      "「消す」を押して、描き直してください。"))
+            return
         if not strokes:
-            self.image28 = np.zeros((28, 28), dtype=np.float32)
-            self.probabilities = None
-            self.preview.value = _png(self.image28)
+            self._show_nothing()
             self.bars.value = "<i>左の黒い枠に、マウスか指で数字を 1 つ描いてください。</i>"
             return
         name = self.choice.value
+        image = render_strokes(strokes)
+        prepare = self.preparations[name]
         try:
-            image28 = np.asarray(self.preparations[name](render_strokes(strokes)), dtype=np.float32)
-            if image28.shape != (28, 28):
-                raise ValueError(f"前処理「{name}」の結果の形が {image28.shape} です。(28, 28) を返してください。")
-            probabilities = np.asarray(self.predict(image28[None, None]), dtype=np.float64).reshape(-1)
-            if probabilities.shape != (10,):
-                raise ValueError(f"予測の関数が返した確率の数が {probabilities.size} 個です。10 個のはずです。")
+            image28 = np.asarray(call_with_limit(prepare, (image,)), dtype=np.float32)
+        except TimedOut as timeout:
+            self._show_nothing(_error(timeout_message(f"前処理「{name}」の関数を呼ぶ", timeout.limit,
+                                                      timeout.stopped)))
+            return
         except Exception as error:  # ノートブックの関数の誤りは、理由を表示して部品は動かし続ける
-            self.bars.value = ""
-            self.message.value = (f"<span style='color:#b00'>✗ 前処理「{name}」か予測の関数でエラーになりました: "
-                                  f"{type(error).__name__}: {error}</span>")
+            self._show_nothing(_error(f"前処理「{name}」の関数でエラーになりました: {type(error).__name__}: {error}"))
             traceback.print_exc()
             return
-        self.image28, self.probabilities = image28, probabilities
+        if image28.shape != (28, 28):
+            self._show_nothing(_error(f"前処理「{name}」の結果の形が {image28.shape} です。(28, 28) を返してください。"))
+            return
+        if not np.isfinite(image28).all():
+            self._show_nothing(_error(f"前処理「{name}」の結果に NaN（数でない値）か無限大が入っています。"
+                                      "0 で割っていないかを確かめてください。"))
+            return
+        self.image28 = image28
         self.preview.value = _png(image28)
-        self.bars.value = probability_bars(probabilities)
+        try:
+            probabilities = np.asarray(call_with_limit(self.predict, (image28[None, None],)),
+                                       dtype=np.float64).reshape(-1)
+        except TimedOut as timeout:  # 描くたびに呼ぶ関数なので、終わらなければ止める（演習と同じ上限）
+            self.probabilities, self.bars.value = None, ""
+            calling = function_words("予測", self.predict, "を呼ぶ")
+            self.message.value = _error(timeout_message(calling, timeout.limit, timeout.stopped))
+            return
+        except Exception as error:
+            self.probabilities, self.bars.value = None, ""
+            self.message.value = _error(f"予測の関数でエラーになりました: {type(error).__name__}: {error}")
+            traceback.print_exc()
+            return
+        problem = (f"予測の関数が返した確率の数が {probabilities.size} 個です。10 個のはずです。"
+                   if probabilities.shape != (10,) else probability_problem(probabilities))
+        if problem:  # 「850 %」や「nan %」の棒は出さない
+            self.probabilities, self.bars.value = None, ""
+            self.message.value = _error(problem)
+            return
+        self.probabilities = probabilities
+        self.bars.value = probability_bars(np.clip(probabilities, 0, 1))
         self.message.value = ""
 
     def save(self) -> bool:
-        """描いた線を、選んだ正解のラベルと一緒に保存する。保存できたら True。"""
-        if not self.canvas.strokes:
+        """描いた線を、選んだ正解のラベルと一緒に保存する。この部品に保存できたら True。
+
+        save_path のファイルに書けなかったとき（理由を表示する）も、例は self.saved に残す。
+        """
+        try:
+            strokes = check_strokes(self.canvas.strokes)
+        except ValueError as error:
+            self.message.value = _error(f"届いた線の形がおかしいので、保存しません: {error}")
+            return False
+        if not strokes:
             self.message.value = "✗ まだ何も描かれていません。数字を描いてから保存してください。"
             return False
         if self.label.value is None:
             self.message.value = "✗ 「正解:」で、描いた数字を選んでから保存してください。"
             return False
-        example = {"label": int(self.label.value), "strokes": self.canvas.strokes}
+        example = {"label": int(self.label.value), "strokes": strokes}
         self.saved.append(example)
-        where = ""
-        if self.save_path is not None:
-            where = self._append_to_file(example)
-        self.message.value = f"✓ {len(self.saved)} 個目の例として保存しました{where}。"
+        if self.save_path is None:
+            self.message.value = f"✓ {len(self.saved)} 個目の例として保存しました（pad.saved に入っています）。"
+            return True
+        problem, count = append_example(self.save_path, example)
+        if problem:
+            self.message.value = _error(f"{len(self.saved)} 個目の例はこの部品（pad.saved）に保存しましたが、"
+                                        f"{problem}")
+        else:
+            self.message.value = (f"✓ {len(self.saved)} 個目の例として保存しました"
+                                  f"（ファイル {self.save_path} に書き足しました。中身は {count} 個）。")
         return True
-
-    def _append_to_file(self, example: dict) -> str:
-        """save_path のファイルに例を 1 つ追記する（前に保存した例は残す）。結果を説明する文を返す。"""
-        try:
-            digits = []
-            if self.save_path.exists():
-                digits = json.loads(self.save_path.read_text(encoding="utf-8")).get("digits", [])
-            digits.append(example)
-            self.save_path.write_text(json.dumps({"digits": digits}, ensure_ascii=False), encoding="utf-8")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            return f"（ファイル {self.save_path} は描いた数字のファイルとして読めないので、書き足していません）"
-        except OSError as error:
-            return f"（ファイル {self.save_path} には書けませんでした: {error.strerror or error}）"
-        return f"（ファイル {self.save_path} に書き足しました。中身は {len(digits)} 個）"
 
     def widget(self) -> widgets.Widget:
         buttons = widgets.HBox([self.clear_button, self.label, self.save_button])
@@ -348,178 +431,3 @@ class DigitPad(NeedsPackages):
 
     def _ipython_display_(self) -> None:
         display(self.widget())
-
-
-# --- カメラ ----------------------------------------------------------------------------------
-
-CAMERA_ERRORS = {
-    "NotAllowedError": "カメラの使用が許可されませんでした（ブラウザの確認で「許可しない」を選んだか、"
-                       "ブラウザやパソコンの設定、またはページの埋め込みの設定でカメラが禁止されています）。",
-    "NotFoundError": "カメラが見つかりませんでした（この端末にカメラがないか、接続されていません）。",
-    "NotReadableError": "カメラを開けませんでした（ほかのアプリがカメラを使っている可能性があります）。",
-    "OverconstrainedError": "この端末のカメラでは、求めた条件の映像を撮れませんでした。",
-    "SecurityError": "このページ（またはこのページを埋め込んでいるページ）では、カメラの使用が禁止されています。",
-    "insecure": "このページではカメラを使えません（安全な接続 https か localhost のページだけで使えます）。",
-    "unsupported": "このブラウザ（またはこの画面）はカメラの映像を取り出す機能に対応していません。",
-}
-UPLOAD_INSTEAD = "代わりに、上の「写真を選ぶ」から、撮っておいた写真をアップロードしてください。"
-
-
-class CameraView(_AnyWidget):
-    """「カメラを起動」→ 映像 →「撮影」で 1 枚を JPEG の data URL として photo に送る部品。"""
-
-    _esm = """
-    function render({ model, el }) {
-      const box = document.createElement("div");
-      box.className = "course-camera";
-      const start = document.createElement("button");
-      start.textContent = "カメラを起動";
-      const shoot = document.createElement("button");
-      shoot.textContent = "撮影";
-      shoot.disabled = true;
-      const stop = document.createElement("button");
-      stop.textContent = "カメラを止める";
-      stop.disabled = true;
-      for (const b of [start, shoot, stop]) b.style.cssText = "margin:4px;padding:4px 12px;font-size:14px";
-      const video = document.createElement("video");
-      video.autoplay = true;
-      video.muted = true;
-      video.playsInline = true;
-      video.style.cssText = "display:none;max-width:320px;background:#222;margin-top:4px";
-      let stream = null;
-      function release() {
-        if (stream) stream.getTracks().forEach((track) => track.stop());
-        stream = null;
-      }
-      function report(name, message) {
-        model.set("error", name + ": " + (message || ""));
-        model.save_changes();
-      }
-      start.addEventListener("click", async () => {
-        if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-          report(window.isSecureContext === false ? "insecure" : "unsupported", "");
-          return;
-        }
-        start.disabled = true;
-        release();
-        try {
-          stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
-          video.srcObject = stream;
-          video.style.display = "block";
-          await video.play();
-          shoot.disabled = false;
-          stop.disabled = false;
-          model.set("status", "running");
-          model.save_changes();
-        } catch (error) {
-          release();
-          video.style.display = "none";
-          start.disabled = false;
-          report(error.name || "Error", error.message);
-        }
-      });
-      shoot.addEventListener("click", () => {
-        if (!stream || !video.videoWidth) return;
-        const canvas = document.createElement("canvas");
-        canvas.width = video.videoWidth;
-        canvas.height = video.videoHeight;
-        canvas.getContext("2d").drawImage(video, 0, 0);
-        model.set("photo", canvas.toDataURL("image/jpeg", 0.9));
-        model.set("shots", model.get("shots") + 1);
-        model.save_changes();
-      });
-      stop.addEventListener("click", () => {
-        release();
-        video.srcObject = null;
-        start.disabled = false;
-        video.style.display = "none";
-        shoot.disabled = true;
-        stop.disabled = true;
-        model.set("status", "stopped");
-        model.save_changes();
-      });
-      box.append(start, shoot, stop, video);
-      el.appendChild(box);
-      return release;  // 部品が消えたらカメラを止める
-    }
-    export default { render };
-    """
-    photo = traitlets.Unicode("").tag(sync=True)
-    shots = traitlets.Int(0).tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("").tag(sync=True)
-
-
-def decode_photo(data_url: str) -> Image.Image:
-    """ブラウザが送った data URL（data:image/jpeg;base64,...）を RGB の PIL 画像にする。"""
-    if not isinstance(data_url, str) or "," not in data_url or not data_url.startswith("data:image/"):
-        raise ValueError("カメラから画像のデータが届きませんでした。")
-    try:
-        raw = base64.b64decode(data_url.split(",", 1)[1], validate=True)
-        image = Image.open(io.BytesIO(raw))
-        image.load()
-    except (binascii.Error, OSError, ValueError):
-        raise ValueError("カメラから届いた画像が壊れていて開けませんでした。もう一度撮影してください。") from None
-    return image.convert("RGB")
-
-
-def camera_error_message(error: str) -> str:
-    """ブラウザのエラー名（NotAllowedError など）を、日本語の説明と代わりの方法にする。"""
-    name, _, detail = error.partition(":")
-    reason = CAMERA_ERRORS.get(name.strip())
-    if reason is None:
-        reason = f"カメラを使えませんでした（ブラウザの知らせ: {error.strip()}）。"
-    return f"✗ {reason}{UPLOAD_INSTEAD}"
-
-
-class CameraCapture(NeedsPackages):
-    """カメラで 1 枚撮るたびに classify(画像, 名前) を呼ぶ部品。カメラが使えなければ理由と代わりを表示する。"""
-
-    packages = ("ipywidgets", "anywidget")
-
-    def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
-        self.classify = classify
-        self.received = 0  # 受け取った写真の枚数（名前に使う）
-        self.view = CameraView()
-        self.output = widgets.Output()
-        self.view.observe(self._on_photo, names="photo")
-        self.view.observe(self._on_error, names="error")
-
-    def take(self, data_url: str) -> bool:
-        """撮った 1 枚（data URL）を分類の関数に渡し、結果をその場（呼んだセルの下）に出す。渡せたら True。"""
-        try:
-            image = decode_photo(data_url)
-        except ValueError as error:
-            print(f"✗ {error}")
-            return False
-        self.received += 1
-        name = f"カメラの写真 {self.received} 枚目（{image.width}×{image.height}）"
-        print(f"受け取った画像: {name}")
-        try:
-            self.classify(image, name)
-        except Exception:
-            print("✗ 分類の関数でエラーになりました。関数の中身を確かめてください。")
-            traceback.print_exc()
-            return False
-        return True
-
-    def _on_photo(self, change) -> None:
-        """ブラウザで「撮影」が押された: 結果は部品の下の欄に出す。"""
-        if change["new"]:
-            with self.output:
-                self.output.clear_output(wait=True)
-                self.take(change["new"])
-            self.view.photo = ""  # 写真を部品の状態に残さない（ノートブックのファイルに入らないように）
-
-    def _on_error(self, change) -> None:
-        if change["new"]:
-            with self.output:
-                self.output.clear_output(wait=True)
-                print(camera_error_message(change["new"]))
-            self.view.error = ""  # 同じエラーがもう一度起きても表示できるように
-
-    def _ipython_display_(self) -> None:
-        note = widgets.HTML("「カメラを起動」を押すと、ブラウザがカメラの使用の許可を求めます。映像が出たら"
-                            "「撮影」を押してください。カメラがない・許可しないときは、理由と代わりの方法が"
-                            "下に出ます。")
-        display(widgets.VBox([note, self.view, self.output]))

@@ -3,17 +3,21 @@
 講座の約束: 利用者のファイル（COURSE_DATA_DIR の中身、キャッシュに置かれた講座以外のもの）は、
 どの失敗のときも消したり書き換えたりしない。書くのは、キャッシュの MNIST/raw/ の 4 つのファイル
 （FILES の名前）と、書いている途中の一時ファイル（<名前>.<乱数>.part、失敗したら消す）だけ。
+止められた（カーネルの再起動など）ダウンロードが残した一時ファイルは、古くなってから消す。
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import hashlib
 import http.client
 import io
 import os
+import re
 import stat
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -24,7 +28,8 @@ import numpy as np
 # 環境変数の名前とフォルダの場所は course_utils.env にある（ここからも import できるように残す）
 from course_utils.env import (CACHE_ENV, DATA_ENV, NO_SPACE, OFFLINE_ENV, REPO_ROOT,
                               cache_dir, cache_setting, data_dir_setting, flag_text,
-                              folder_problem, is_offline, os_error_reason, progress_bar_class,
+                              folder_problem, group_shared, is_offline, make_folder,
+                              os_error_reason, progress_bar_class,
                               resolve_data_dir)
 
 tqdm = progress_bar_class()
@@ -46,6 +51,8 @@ FILES = {
     "t10k-labels-idx1-ubyte": ("ec29112dd5afa0611ce80d1b7f02629c", 2049, 10000),
 }
 MNIST_MB = 55  # 展開した 4 つのファイルの合計（約 55 MB）
+STALE_PART_SECONDS = 6 * 3600  # これより古い一時ファイルは、止められたダウンロードの残り
+_writing: set[Path] = set()  # このプロセスがいま書いている一時ファイル（消さない）
 
 _data_dir = resolve_data_dir  # 以前の名前
 
@@ -281,17 +288,45 @@ def _fetch(url: str, name: str, timeout: float) -> bytes:
 def _save(name: str, data: bytes, raw: Path) -> None:
     """data を raw/name に書く。途中で失敗したら、書きかけの一時ファイルを消して _SaveError を出す。"""
     part = raw / f"{name}.{uuid.uuid4().hex[:8]}.part"  # 講座だけが作る名前（利用者のファイルと重ならない）
+    _writing.add(part)
     try:
         with open(part, "xb") as f:
             f.write(data)
+        if group_shared(raw):  # 共有キャッシュ: umask が 077 のアカウントが書いても、グループで読める
+            os.chmod(part, stat.S_IMODE(os.stat(part).st_mode) | stat.S_IRGRP)
         os.replace(part, raw / name)  # 書き終わってから本来の名前にする
     except OSError as error:
         raise _SaveError(raw / name, error) from None
     finally:
+        _writing.discard(part)
         try:
             os.unlink(part)  # 成功して名前を変えたあとなら、もう無い
         except OSError:
             pass
+
+
+def remove_abandoned_parts(raw: Path, now: float | None = None) -> list[Path]:
+    """止められたダウンロードが raw に残した一時ファイル（<名前>.<16 進 8 桁>.part）を消し、一覧を返す。
+
+    講座が作る名前で、STALE_PART_SECONDS より古く、このプロセスが書いている途中でないものだけ。
+    書き込みは一度に済むので、数時間前の一時ファイルを書いているダウンロードはない。
+    """
+    pattern = re.compile("(" + "|".join(map(re.escape, FILES)) + r")\.[0-9a-f]{8}\.part")
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(raw.iterdir())
+    except OSError:  # フォルダがない・見られない: 消すものもない
+        return removed
+    for path in entries:
+        if not pattern.fullmatch(path.name) or path in _writing:
+            continue
+        with contextlib.suppress(OSError):  # 同時にほかのアカウントが消した、権限がない、など
+            info = path.lstat()  # リンクはたどらない（講座が作るのはふつうのファイルだけ）
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_PART_SECONDS:
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def _download_one(name: str, raw: Path, timeout: float) -> None:
@@ -357,6 +392,7 @@ def mnist_root(download: bool | None = None, timeout: float = 30.0) -> Path:
 
     root = cache_dir() / "data"
     raw = root / "MNIST" / "raw"
+    remove_abandoned_parts(raw)
     problems = _problem_kinds(raw)
     if not problems:
         return root
@@ -377,7 +413,7 @@ def mnist_root(download: bool | None = None, timeout: float = 30.0) -> Path:
         trouble = folder_problem(raw)
         if trouble is None:
             try:
-                raw.mkdir(parents=True, exist_ok=True)
+                make_folder(raw)
             except OSError as error:
                 trouble = f"{raw} を作れません: {os_error_reason(error)}"
         if trouble is not None:  # ファイルの一覧より先に、本当の理由（フォルダが使えない）を言う

@@ -9,6 +9,9 @@
 from __future__ import annotations
 
 import hashlib
+import html
+import io
+import numbers
 import os
 import re
 import time
@@ -16,15 +19,20 @@ import traceback
 import unicodedata
 from typing import Callable
 
-try:
-    import ipywidgets as widgets
-except ImportError:  # ないときは、部品を作ると入れ方を表示する（course_utils.env.NeedsPackages）
-    widgets = None
+import numpy as np
 from IPython.display import display
 from PIL import Image
 
-from course_utils.env import NeedsPackages
+from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import ImageInputError, open_image, source_name
+from course_utils.time_limit import (TimedOut, call_watched, call_with_limit, function_words,
+                                     in_browser_event, timeout_message)
+
+# 入っていない・壊れている（版の食い違いなど）・講座が使う部品が欠けているときは None。
+# 部品を作ると理由と直し方を表示する（NeedsPackages）
+NEEDS = {"ipywidgets": ("Button", "FileUpload", "HBox", "HTML", "Label", "Layout", "Output", "Text",
+                        "VBox")}
+widgets = optional_import("ipywidgets", NEEDS["ipywidgets"])
 
 COLAB_BIG_FILES = "（Colab では 1 MB 前後より大きいファイルで起きます）"
 
@@ -51,6 +59,11 @@ def _report_lost_upload(change, upload, output, where: str, button: str) -> None
                   f"（フォルダのアイコン）にアップロードし、{where}ファイル名を入れて「{button}」を押してください。")
 
 
+def _notice_html(text: str) -> str:
+    """時間のかかっている知らせの HTML（空の文なら空）。"""
+    return f"<span style='color:#a60'>⏳ {html.escape(text)}</span>" if text else ""
+
+
 def _open_photo(source, name: str) -> Image.Image | None:
     """写真 1 枚を open_image で開き、直した点を表示して返す。開けなければ理由を表示して None を返す。"""
     try:
@@ -70,7 +83,7 @@ class PhotoUploader(NeedsPackages):
     左の「ファイル」欄にアップロードしてファイル名を入れる方法も用意する。
     """
 
-    packages = ("ipywidgets",)
+    packages = NEEDS
 
     def __init__(self, classify: Callable[[Image.Image, str], None]) -> None:
         self.classify = classify
@@ -79,12 +92,13 @@ class PhotoUploader(NeedsPackages):
                                  description="ファイル名")
         self.button = widgets.Button(description="このファイルで試す")
         self.output = widgets.Output()
+        self.notice = widgets.HTML()  # 分類に時間がかかっているときの知らせ
         self.upload.observe(self._on_upload, names="value")
         if "_counter" in self.upload.trait_names():  # 7.x: 選んだのに中身が届かない場合を知らせる
             self.upload.observe(self._on_counter, names="_counter")
-        self.button.on_click(lambda button: self.run(self.path.value))
+        self.button.on_click(lambda button: self._from_browser(self.path.value))
         self.widget = widgets.VBox([
-            self.upload, widgets.HBox([self.path, self.button]), self.output])
+            self.upload, widgets.HBox([self.path, self.button]), self.notice, self.output])
 
     def run(self, source: bytes | str, name: str = "") -> None:
         """ファイルの中身（bytes）かファイル名の画像を開いて classify に渡す。使えなければ理由を表示する。
@@ -92,24 +106,40 @@ class PhotoUploader(NeedsPackages):
         中身が空（0 バイト）のアップロードは open_image が「空のファイル」と伝える。
         ファイル名の欄が空のときだけ、ファイル名を入れるように頼む。
         """
+        with self.output:
+            self.output.clear_output(wait=True)
+            self._run(source, name)
+
+    def _run(self, source: bytes | str, name: str) -> bool:
         if isinstance(source, str):
             source = source.strip()
             name = name or source_name(source)
         else:
             name = name or "アップロードしたファイル"
+        if isinstance(source, str) and not source:
+            print("ファイル名を入力してください。")
+            return False
+        image = _open_photo(source, name)
+        if image is None:
+            return False
+        try:  # 07 は写真を全部のモデルに見せるので、時間がかかっても止めない（15 秒たったら知らせる）
+            call_watched(self.classify, (image, name), function_words("分類", self.classify),
+                         lambda text: setattr(self.notice, "value", _notice_html(text)))
+        except Exception as error:
+            _show_exception("分類", self.classify, error)
+            return False
+        return True
+
+    def _from_browser(self, source: bytes | str, name: str = "") -> None:
+        """ブラウザの操作（選ぶ・押す）から: 思わぬエラーも部品の出力欄に日本語で出す。"""
         with self.output:
             self.output.clear_output(wait=True)
-            if isinstance(source, str) and not source:
-                print("ファイル名を入力してください。")
-                return
-            image = _open_photo(source, name)
-            if image is not None:
-                self.classify(image, name)
+            in_browser_event(self._run, source, name)
 
     def _on_upload(self, change) -> None:
         files = uploaded_files(change["new"])
         if files:
-            self.run(files[-1][1], files[-1][0])
+            self._from_browser(files[-1][1], files[-1][0])
 
     def _on_counter(self, change) -> None:
         _report_lost_upload(change, self.upload, self.output, "上の欄に", self.button.description)
@@ -140,12 +170,38 @@ def _typed_paths(text: str) -> list[str]:
 def _as_list(sources) -> list:
     if sources is None:
         return []
-    if isinstance(sources, (str, bytes, bytearray, memoryview, os.PathLike)):
-        return [sources]
+    if isinstance(sources, (str, bytes, bytearray, memoryview, os.PathLike, Image.Image, np.ndarray)):
+        return [sources]  # 配列も 1 枚の写真（行ごとに分けない）
     if isinstance(sources, tuple) and len(sources) == 2 and \
             isinstance(sources[1], (bytes, bytearray, memoryview)):
         return [sources]  # (名前, 中身) の 1 組
     return list(sources)
+
+
+def _png_of(item, name: str) -> bytes | str:
+    """PIL の画像か NumPy の配列（(高さ, 幅) か (高さ, 幅, 3 か 4)）を PNG にする。使えなければ理由の文字列。"""
+    if isinstance(item, np.ndarray):
+        shape = item.shape
+        if item.ndim not in (2, 3) or (item.ndim == 3 and shape[2] not in (1, 3, 4)) or min(shape[:2]) < 1:
+            return (f"{name}: 形 {shape} の配列は、写真 1 枚として使えません。(高さ, 幅) か (高さ, 幅, 3) の配列を"
+                    "渡してください（何枚もあるときは、1 枚ずつの配列のリストにします）。")
+        if not (np.issubdtype(item.dtype, np.number) or item.dtype == bool) or \
+                np.issubdtype(item.dtype, np.complexfloating):
+            return f"{name}: 要素が数でない配列（{item.dtype}）は、写真として使えません。"
+        values = item.astype(np.float64)
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > 255:
+            return (f"{name}: 配列の値が 0〜255（または 0〜1）の外にあるか、NaN（数でない値）が入っているので、"
+                    "写真として使えません。")
+        if np.issubdtype(item.dtype, np.floating) and values.max() <= 1:
+            values = values * 255  # 0〜1 の画像
+        pixels = np.round(values).astype(np.uint8)
+        item = Image.fromarray(pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels)
+    buffer = io.BytesIO()
+    try:
+        item.save(buffer, "PNG")
+    except Exception as error:  # noqa: BLE001 壊れた画像なども、理由の文字列にする
+        return f"{name}: この画像は使えませんでした（{type(error).__name__}）。"
+    return buffer.getvalue()
 
 
 def _cache_key(name: str, source) -> tuple:
@@ -201,7 +257,7 @@ class OwnClassesTrainer(NeedsPackages):
     写真は「写真を選ぶ」・フォルダかファイルの名前の欄（Colab で大きな写真を使うとき）・set_class で渡す。
     """
 
-    packages = ("ipywidgets",)
+    packages = NEEDS
 
     def __init__(self, train: Callable[[Photos], object],
                  classify: Callable[[object, Image.Image, str], None],
@@ -214,7 +270,10 @@ class OwnClassesTrainer(NeedsPackages):
         self._trained_on: list | None = None  # 学習に使った写真（鍵）
         self._cache: dict[tuple, Image.Image | str] = {}
         self._uploaded: list[list[tuple[str, bytes]]] = [[] for _ in range(max_classes)]
+        self._latest = [0] * max_classes  # 最後に選んだときに届いたファイルの数（7.x の届かない分を数える）
         self._given: list[list] = [[] for _ in range(max_classes)]
+        self._chosen: tuple[str, bytes] | None = None  # 「2.」で最後に選んだ写真
+        self._quiet = False  # 消すボタンが欄を空にするあいだ、欄の変化に反応しない
         examples = [EXAMPLES[k] if k < len(EXAMPLES) else (f"クラス{k + 1}", f"class{k + 1}")
                     for k in range(max_classes)]
         self.names = [widgets.Text(placeholder=f"例: {name}", description=f"クラス {k + 1}",
@@ -226,45 +285,79 @@ class OwnClassesTrainer(NeedsPackages):
                                    continuous_update=False, layout=widgets.Layout(width="300px"))
                       for _, folder in examples]
         self.counts = [widgets.Label("0 枚") for _ in range(max_classes)]
+        self.clears = [widgets.Button(description="このクラスの写真を消す", layout=widgets.Layout(width="auto"))
+                       for _ in range(max_classes)]
         self.train_button = widgets.Button(description="学習する", button_style="primary")
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="写真を選ぶ")
         self.path = widgets.Text(placeholder="またはファイル名（例: /content/test.jpg）",
                                  layout=widgets.Layout(width="300px"))
         self.button = widgets.Button(description="この写真を分類する")
         self.output = widgets.Output()
+        self.notice = widgets.HTML()  # 学習に時間がかかっているときの知らせ
         for k in range(max_classes):
             self.uploads[k].observe(lambda change, k=k: self._on_row_upload(k, change),
                                     names="value")
             if "_counter" in self.uploads[k].trait_names():  # 7.x: 中身が届かない場合を知らせる
                 self.uploads[k].observe(lambda change, k=k: self._on_row_counter(k, change),
                                         names="_counter")
-            self.paths[k].observe(lambda change, k=k: self._in_output(self._report_row, k),
-                                  names="value")
+            self.paths[k].observe(lambda change, k=k: self._on_row_path(k), names="value")
+            self.clears[k].on_click(lambda button, k=k: self._in_output(self.clear_class, k))
         self.upload.observe(self._on_upload, names="value")
         if "_counter" in self.upload.trait_names():
             self.upload.observe(self._on_counter, names="_counter")
         self.train_button.on_click(self._on_train_click)
-        self.button.on_click(lambda button: self._in_output(self.classify_source, self.path.value))
-        rows = [widgets.HBox([self.names[k], self.uploads[k], self.paths[k], self.counts[k]])
+        self.button.on_click(lambda button: self._in_output(self._classify_chosen))
+        rows = [widgets.HBox([self.names[k], self.uploads[k], self.paths[k], self.counts[k], self.clears[k]])
                 for k in range(max_classes)]
         self.widget = widgets.VBox([
-            widgets.Label(f"1. クラスの名前と写真（1 クラス {min_photos} 枚以上）"), *rows,
+            widgets.Label(f"1. クラスの名前と写真（1 クラス {min_photos} 枚以上。「写真を選ぶ」を"
+                          "くり返すと写真が加わります）"), *rows,
             self.train_button, widgets.Label("2. 新しい写真を分類する"),
-            widgets.HBox([self.upload, self.path, self.button]), self.output])
+            widgets.HBox([self.upload, self.path, self.button]), self.notice, self.output])
 
     # --- プログラムから使う（テストやノートブックのセル。表示はそのセルに出る） ---
 
     def set_class(self, index: int, name: str, sources=()) -> int:
         """index 行目（0 から）にクラス名と写真を入れ、使える写真の枚数を返す。
 
-        sources: 中身（bytes）、ファイルやフォルダの名前、(名前, 中身) の組、またはそのリスト。
+        sources: 中身（bytes）、ファイルやフォルダの名前、(名前, 中身) の組、PIL の画像、NumPy の配列
+        （(高さ, 幅) か (高さ, 幅, 3)、0〜255 か 0〜1）、またはそのリスト。
         「写真を選ぶ」や欄のファイルに加えて使う（前に set_class で渡したものは置き換える）。
         """
-        if not 0 <= index < self.max_classes:
-            raise IndexError(f"行の番号は 0〜{self.max_classes - 1} です（渡された値: {index}）。")
+        index, name = self._check_row(index, name)
         self.names[index].value = name
         self._given[index] = _as_list(sources)
         return len(self._read_row(index)[0])
+
+    def _check_row(self, index, name) -> tuple[int, str]:
+        """set_class の行の番号とクラス名を確かめる（数のクラス名は文字列にする）。違えば日本語のエラー。"""
+        usage = "set_class(行の番号, クラス名, 写真) の順に渡してください（例: set_class(0, \"ねこ\", 写真のリスト)）。"
+        if isinstance(index, str) and isinstance(name, numbers.Integral):
+            raise TypeError(f"行の番号とクラス名が逆のようです。{usage}")
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"行の番号は 0〜{self.max_classes - 1} の整数で渡してください（渡されたもの: "
+                            f"{index!r}、{type(index).__name__}）。{usage}")
+        index = int(index)
+        if not 0 <= index < self.max_classes:
+            raise IndexError(f"行の番号は 0〜{self.max_classes - 1} です（渡された値: {index}）。"
+                             f"1 行目が 0 です。")
+        if isinstance(name, numbers.Number) and not isinstance(name, bool):
+            name = str(name)  # 「1」「2」のような数のクラス名も、そのまま使う
+        if not isinstance(name, str):
+            raise TypeError(f"クラス名は文字列で渡してください（渡されたもの: {type(name).__name__}）。{usage}")
+        return index, name
+
+    def clear_class(self, index: int) -> None:
+        """index 行目（0 から）の写真（選んだ写真・欄のフォルダやファイル・set_class の写真）を全部消す。名前は残す。"""
+        index, _ = self._check_row(index, "")
+        self._uploaded[index], self._given[index], self._latest[index] = [], [], 0
+        self._quiet = True
+        try:
+            self.paths[index].value = ""
+        finally:
+            self._quiet = False
+        self._report_row(index)
+        print(f"✓ {index + 1} 行目の写真を消しました。「写真を選ぶ」で選び直してください。")
 
     def train_now(self) -> bool:
         """集めた写真を確かめて train を呼び、分類器を覚える。学習できたら True を返す。"""
@@ -277,8 +370,9 @@ class OwnClassesTrainer(NeedsPackages):
         total = sum(len(items) for items in photos.values())
         print(f"学習しています（{len(photos)} クラス、計 {total} 枚）…")
         start = time.perf_counter()
-        try:
-            classifier = self.train(photos)
+        try:  # 写真が多いと時間がかかるので止めない（15 秒たったら、部品の知らせの欄で知らせる）
+            classifier = call_watched(self.train, (photos,), function_words("学習", self.train),
+                                      self._notify)
         except Exception as error:
             _show_exception("学習", self.train, error)
             return False
@@ -287,8 +381,9 @@ class OwnClassesTrainer(NeedsPackages):
                   "学習した分類器を return で返してください。")
             return False
         self.classifier, self._trained_on = classifier, _fingerprint(classes)
-        print(f"✓ 学習しました（{time.perf_counter() - start:.1f} 秒）。"
-              "下の「2. 新しい写真を分類する」で、新しい写真を試してください。")
+        print(f"✓ 学習しました（{function_words('学習', self.train)} 全体で "
+              f"{time.perf_counter() - start:.1f} 秒）。下の「2. 新しい写真を分類する」で、"
+              "新しい写真を試してください。")
         return True
 
     def classify_source(self, source, name: str = "") -> bool:
@@ -314,8 +409,12 @@ class OwnClassesTrainer(NeedsPackages):
         image = _open_photo(source, name)
         if image is None:
             return False
-        try:
-            self.classify(self.classifier, image, name)
+        try:  # 写真 1 枚の分類は速いはずなので、演習の答え合わせと同じ上限で止める
+            call_with_limit(self.classify, (self.classifier, image, name))
+        except TimedOut as timeout:
+            calling = function_words("分類", self.classify, "を呼ぶ")
+            print(f"✗ {timeout_message(calling, timeout.limit, timeout.stopped)}")
+            return False
         except Exception as error:
             _show_exception("分類", self.classify, error)
             return False
@@ -335,10 +434,13 @@ class OwnClassesTrainer(NeedsPackages):
 
     def _read_row(self, k: int) -> tuple[list[tuple[str, Image.Image, tuple]], list[str], int]:
         """k 行目の写真を開き、(使える写真 [(名前, 画像, 鍵)], 説明, 使えないファイルの数) を返す。"""
-        photos, notes, bad = [], [], 0
+        photos, notes, bad, given = [], [], 0, 0
         for source in [*self._uploaded[k], *_typed_paths(self.paths[k].value), *self._given[k]]:
             folder = None
-            if isinstance(source, tuple) and len(source) == 2 and \
+            if isinstance(source, (Image.Image, np.ndarray)):
+                given += 1
+                candidates = [(f"{k + 1} 行目の渡された画像 {given}", source)]
+            elif isinstance(source, tuple) and len(source) == 2 and \
                     isinstance(source[1], (bytes, bytearray, memoryview)):
                 candidates = [(str(source[0]), bytes(source[1]))]
             elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -352,6 +454,12 @@ class OwnClassesTrainer(NeedsPackages):
                 candidates = [(source_name(source), source)]
             usable = 0
             for file, item in candidates:
+                if isinstance(item, (Image.Image, np.ndarray)):
+                    item = _png_of(item, file)
+                    if isinstance(item, str):  # PNG にできなかった理由
+                        notes.append(f"✗ {item}")
+                        bad += 1
+                        continue
                 key, result = self._open(file, item)
                 if isinstance(result, str):
                     notes.append(f"✗ {result}")
@@ -410,16 +518,28 @@ class OwnClassesTrainer(NeedsPackages):
     # --- 学習者の操作への反応（出力欄に書く） ---
 
     def _in_output(self, action: Callable, *args) -> None:
+        """ブラウザの操作への反応を出力欄に書く（思わぬエラーや ■ での中断も、日本語でそこに出す）。"""
         with self.output:
             self.output.clear_output(wait=True)
-            action(*args)
+            in_browser_event(action, *args)
 
-    def _report_row(self, k: int, missing: int = 0) -> None:
+    def _notify(self, text: str) -> None:
+        """時間のかかっている知らせを、部品の知らせの欄に書く（別のスレッドからも呼ばれる）。"""
+        self.notice.value = _notice_html(text)
+
+    def _report_row(self, k: int, missing: int = 0, added: int | None = None,
+                    same: tuple[str, ...] = ()) -> None:
         photos, notes, _ = self._read_row(k)
         name = self.names[k].value.strip()
-        print(f"{k + 1} 行目{f'「{name}」' if name else ''}: 使える写真 {len(photos)} 枚")
+        now = f"（いま選んだ {added} 個を加えました）" if added else ""
+        print(f"{k + 1} 行目{f'「{name}」' if name else ''}: 使える写真 {len(photos)} 枚{now}")
+        if same:
+            print(f"・{'、'.join(same)} は、もう入っているので加えませんでした。")
         for note in notes:
             print(note)
+        if added is not None:
+            print("・「写真を選ぶ」をくり返すと、写真が加わります。選び直すときは「このクラスの写真を消す」を"
+                  "押してください。")
         if missing:
             print(f"✗ {k + 1} 行目で選んだファイルのうち {missing} 個の中身が届きませんでした"
                   f"{COLAB_BIG_FILES}。左の「ファイル」欄（フォルダのアイコン）でフォルダを作って"
@@ -427,13 +547,32 @@ class OwnClassesTrainer(NeedsPackages):
                   f"（例: /content/{EXAMPLES[k % len(EXAMPLES)][1]}）を入れて Enter を押してください。")
 
     def _on_row_upload(self, k: int, change) -> None:
-        self._uploaded[k] = uploaded_files(change["new"])
-        self._in_output(self._report_row, k)
+        """選んだ写真を、前に選んだ写真に加える（同じ名前・同じ中身のものは加えない）。"""
+        files = uploaded_files(change["new"])
+        self._latest[k] = len(files)
+        if not files:  # 8.x で、読み終えた選択を空にしたとき
+            return
+        known = {(name, hashlib.sha1(data).hexdigest()) for name, data in self._uploaded[k]}
+        added, same = 0, []
+        for name, data in files:
+            key = (name, hashlib.sha1(data).hexdigest())
+            if key in known:
+                same.append(name)
+            else:
+                known.add(key)
+                self._uploaded[k].append((name, data))
+                added += 1
+        _forget_selection(self.uploads[k])
+        self._in_output(self._report_row, k, 0, added, tuple(same))
 
     def _on_row_counter(self, k: int, change) -> None:
-        missing = (change["new"] or 0) - (change.get("old") or 0) - len(self._uploaded[k])
+        missing = (change["new"] or 0) - (change.get("old") or 0) - self._latest[k]
         if missing > 0:
             self._in_output(self._report_row, k, missing)
+
+    def _on_row_path(self, k: int) -> None:
+        if not self._quiet:
+            self._in_output(self._report_row, k)
 
     def _on_train_click(self, button) -> None:
         button.disabled, button.description = True, "学習しています…"
@@ -443,15 +582,43 @@ class OwnClassesTrainer(NeedsPackages):
             button.disabled, button.description = False, "学習する"
 
     def _on_upload(self, change) -> None:
+        """写真を選んだら、すぐに分類する。「この写真を分類する」は、この写真をもう一度分類する。"""
         files = uploaded_files(change["new"])
         if files:
+            self._chosen = files[-1]
+            self.path.value = ""  # ボタンが、欄の古いファイル名ではなく選んだ写真を分類するように
+            _forget_selection(self.upload)
             self._in_output(self.classify_source, files[-1][1], files[-1][0])
+
+    def _classify_chosen(self) -> bool:
+        """「この写真を分類する」: 欄のファイル名があればそれを、なければ最後に選んだ写真を分類する。"""
+        typed = self.path.value.strip()
+        if typed or self._trained_on is None:  # 学習の前なら、classify_source が先に学習を頼む
+            return self.classify_source(typed)
+        if self._chosen is None:
+            print("✗ 分類する写真を「写真を選ぶ」で選ぶか、ファイル名を欄に入れてから押してください"
+                  "（例: /content/test.jpg）。")
+            return False
+        name, data = self._chosen
+        return self.classify_source(data, name)
 
     def _on_counter(self, change) -> None:
         _report_lost_upload(change, self.upload, self.output, "", self.button.description)
 
     def _ipython_display_(self) -> None:
         display(self.widget)
+
+
+def _forget_selection(upload) -> None:
+    """ipywidgets 8: 読み終えた写真を FileUpload から消す（同じ写真を選び直しても届き、ノートブックにも残らない）。
+
+    7.x の value は読むだけなので、そのままにする（7.x では次の選択が前の選択と入れ替わる）。
+    """
+    if "_counter" not in upload.trait_names():
+        try:
+            upload.value = ()
+        except Exception:  # noqa: BLE001 消せなくても、写真はもう受け取っている
+            pass
 
 
 def _fingerprint(classes: dict[str, list]) -> list[tuple[str, tuple]]:

@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from course_utils.env import (CACHE_ENV, NO_SPACE, OFFLINE_ENV, cache_dir, cache_setting, flag_text,
-                              folder_problem, is_offline, is_quick, local_os_error, os_error_reason)
+                              folder_problem, is_offline, is_quick, local_os_error, make_folder,
+                              os_error_reason)
 from course_utils.preflight import HUB_URL, Finding, check_url
 
 WEIGHTS_FILE = "model.safetensors"
@@ -165,7 +166,7 @@ def download_weights(tag: str) -> Path:
 
     hub_id = timm.models.get_pretrained_cfg(tag).hf_hub_id
     path = weights_path(tag)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)  # 共有キャッシュならグループで書けるフォルダに
     hf_hub_download(repo_id=hub_id, filename=WEIGHTS_FILE, local_dir=path.parent)
     return path
 

@@ -13,11 +13,12 @@ import torch
 # 環境変数の旗・Colab か・フォントの場所は course_utils.env にある（ここからも import できるように残す）
 from course_utils.env import (OFFLINE_ENV, QUICK_ENV, SEED_ENV, course_seed, env_flag, flag_text,
                               in_colab, is_offline, is_quick, japanese_font_path)
+from course_utils.name_errors import explain_name_errors, name_error_hint
 from course_utils.preflight import version_problems
 
 __all__ = ["OFFLINE_ENV", "QUICK_ENV", "SEED_ENV", "by_mode", "course_seed", "env_flag",
-           "get_device", "in_colab",
-           "is_offline", "is_quick", "japanese_font_path", "register_japanese_font",
+           "explain_name_errors", "get_device", "in_colab",
+           "is_offline", "is_quick", "japanese_font_path", "name_error_hint", "register_japanese_font",
            "seed_everything", "setup_notebook"]
 
 T = TypeVar("T")
@@ -75,39 +76,6 @@ def _describe_device(device: torch.device) -> str:
     if in_colab():
         note += "（Colab では「ランタイム → ランタイムのタイプを変更 → T4 GPU」）"
     return f"CPU（{threads} スレッド）: {note}"
-
-
-def name_error_hint(error: NameError) -> str:
-    """NameError（まだ定義されていない名前）に添える、日本語の直し方。"""
-    name = getattr(error, "name", None) or "その名前"
-    hint = (f"「{name}」はまだ定義されていません。このセルより上のセルを、上から順に実行したか"
-            "確かめてください。カーネルを再起動した（Kernel → Restart）ときは、変数がすべて消えるので、"
-            "最初の準備のセルから順に実行し直します（JupyterLab: Run → Run All Above Selected Cell、"
-            "Colab: ランタイム → 前のセルを実行）。")
-    if name == "ex":
-        hint += "ex は演習の節の最初のセル（ex = exercises(...)）で作ります。"
-    return hint
-
-
-def explain_name_errors() -> None:
-    """Jupyter で NameError が起きたら、いつものエラー表示の後に日本語の直し方を添える。
-
-    準備のセル（setup_notebook）を実行した後のセルにだけ効く。カーネルを再起動した直後は
-    この仕組みも消えているので、英語のエラーだけが表示される。
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-
-    def handler(shell, etype, value, tb, tb_offset=None):
-        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
-        print(f"→ {name_error_hint(value)}")
-
-    shell.set_custom_exc((NameError,), handler)
 
 
 def setup_notebook(seed: int | None = None) -> torch.device:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable, Iterable
 
@@ -27,17 +28,61 @@ def predict_labels(y_hat: torch.Tensor) -> torch.Tensor:
 
 
 def _forward(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
-    """model(X) を計算する。メモリの並びが原因の view のエラーには、直し方を日本語で添える。"""
+    """model(X) を計算する。モデルとデータの形の食い違いや、view のエラーには日本語の説明を添える。
+
+    元のエラーは「The above exception was the direct cause」として下に残る（型も同じ RuntimeError）。
+    add_note は使わない（Colab の IPython 7 は note を表示しない）。
+    """
     try:
         return model(X)
     except RuntimeError as error:
-        if "view size is not compatible" not in str(error):
+        explanation = _explain_forward_error(str(error), X)
+        if explanation is None:
             raise
-        raise RuntimeError(
-            "モデルの中の .view(...) が、メモリ上の並びが連続していないテンソルに使われました"
-            "（channels_last の並びの画像や、転置・切り出しをしたテンソルで起こります）。"
-            "x.view(len(x), -1) の代わりに x.reshape(len(x), -1) か x.flatten(1) を使うと動きます。"
-            f"（元のエラー: {error}）") from error
+        raise RuntimeError(f"{explanation}（元のエラー: {error}）") from error
+
+
+def _explain_forward_error(message: str, X: torch.Tensor) -> str | None:
+    """順伝播のエラー文から、日本語の説明を作る。知らないエラーなら None。"""
+    if "view size is not compatible" in message:
+        return ("モデルの中の .view(...) が、メモリ上の並びが連続していないテンソルに使われました"
+                "（channels_last の並びの画像や、転置・切り出しをしたテンソルで起こります）。"
+                "x.view(len(x), -1) の代わりに x.reshape(len(x), -1) か x.flatten(1) を使うと動きます。")
+    mismatch = _shape_mismatch(message, X)
+    if mismatch is None:
+        return None
+    return (f"モデルとデータの形が合っていません。{mismatch}"
+            f"渡したミニバッチ X の形は {tuple(X.shape)} です。"
+            "よくある原因は、モデルを定義するセルを飛ばして、前に別の形のデータ用に作った"
+            "同じ名前のモデルを使っていることです。モデルを定義するセル（model = ...）から"
+            "順に実行し直してください（JupyterLab: Run → Run All Above Selected Cell、"
+            "Colab: ランタイム → 前のセルを実行）。")
+
+
+_MATMUL = re.compile(r"mat1 and mat2 shapes cannot be multiplied "
+                     r"\((\d+)x(\d+) and (\d+)x(\d+)\)")
+_CHANNELS = re.compile(r"expected input\[[\d, ]+\] to have (\d+) channels, but got (\d+) channels")
+_CONV_INPUT = re.compile(r"Expected \dD \(unbatched\) or \dD \(batched\) input to (conv\dd), "
+                         r"but got input of size: \[([\d, ]+)\]")
+
+
+def _shape_mismatch(message: str, X: torch.Tensor) -> str | None:
+    """形の食い違いのエラーなら、どの層が何を待ち、何が届いたかの文。ほかのエラーなら None。"""
+    if match := _MATMUL.search(message):
+        got, wanted = int(match[2]), int(match[3])
+        per_image = X[0].numel() if X.ndim > 1 else None
+        origin = (f"（{got} は画像 1 枚 {tuple(X.shape[1:])} の値の数です）"
+                  if got == per_image and X.ndim > 2 else "")
+        return (f"モデルの中の全結合層（nn.Linear）は 1 件あたり {wanted} 個の値を受け取るように"
+                f"作られていますが、届いたのは {got} 個です{origin}。")
+    if match := _CHANNELS.search(message):
+        wanted, got = int(match[1]), int(match[2])
+        return (f"モデルの畳み込み層は {wanted} チャンネルの画像を受け取るように作られていますが、"
+                f"届いた画像は {got} チャンネルです（白黒の画像は 1、カラーの画像は 3 チャンネル）。")
+    if match := _CONV_INPUT.search(message):
+        return (f"モデルの畳み込み層（{match[1]}）は (チャンネル, 高さ, 幅) の形の画像を受け取りますが、"
+                f"届いたのは形 [{match[2]}] の入力です（平らなベクトルにした画像など）。")
+    return None
 
 
 def _correct(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -116,7 +161,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None,
     device_type = torch.device(device).type
     use_amp = mixed_precision and device_type in AMP_DEVICE_TYPES
     scaler = torch.amp.GradScaler(device_type, enabled=use_amp)  # float16 の勾配が 0 に潰れないように
-    bar = tqdm(total=num_epochs * len(train_loader), desc="学習", unit="batch",
+    bar = tqdm(total=num_epochs * len(train_loader), desc="学習", unit="バッチ",
                disable=not progress, mininterval=1.0)
     for epoch in range(num_epochs):
         start = time.perf_counter()

@@ -11,18 +11,19 @@ import base64
 import io
 from typing import Sequence
 
-try:
-    import ipywidgets as widgets
-except ImportError:  # ないときは、部品を作ると入れ方を表示する（course_utils.env.NeedsPackages）
-    widgets = None
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 from torch import nn
 
-from course_utils.env import NeedsPackages
+from course_utils.env import NeedsPackages, optional_import
 from course_utils.plots import as_images, show_predictions
+
+# 入っていない・壊れている（版の食い違いなど）・講座が使う部品が欠けているときは None。
+# 部品を作ると理由と直し方を表示する（NeedsPackages）
+NEEDS = {"ipywidgets": ("Button", "Dropdown", "HBox", "IntSlider", "Label", "Output", "VBox")}
+widgets = optional_import("ipywidgets", NEEDS["ipywidgets"])
 
 ALL = -1  # 絞り込みの「すべて」
 
@@ -69,7 +70,7 @@ def _names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
 class PredictionExplorer(NeedsPackages):
     """スライダーで画像（検証データなど）を選び、画像とクラス確率の棒グラフを表示する部品。"""
 
-    packages = ("ipywidgets",)
+    packages = NEEDS
 
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor,
                  images=None, class_names: Sequence[str] | None = None,
@@ -120,7 +121,7 @@ class PredictionExplorer(NeedsPackages):
 class MistakesBrowser(NeedsPackages):
     """間違えた画像（検証データなど）を、正解と予測のクラスで絞り込み、ページ送りで見る部品。"""
 
-    packages = ("ipywidgets",)
+    packages = NEEDS
 
     def __init__(self, images, y: torch.Tensor, y_pred: torch.Tensor,
                  class_names: Sequence[str] | None = None, per_page: int = 8) -> None:

@@ -19,6 +19,7 @@ import hashlib
 import http.client
 import io
 import os
+import stat
 import socket
 import subprocess
 import sys
@@ -289,6 +290,7 @@ def test_course_utils_imports_point_one_way():
     cycle = find_cycle(graph)
     assert cycle is None, "import が循環しています: " + " → ".join(cycle)
     assert graph["course_utils.env"] == set()  # いちばん下: 講座の何も import しない
+    assert graph["course_utils.time_limit"] == set()  # 時間の上限も、いちばん下の層
     # 旗と場所は env から読む。下の層は上の層を読まない
     assert graph["course_utils.mnist_files"] == {"course_utils.env"}
     assert graph["course_utils.preflight"] == {"course_utils.env", "course_utils.mnist_files"}
@@ -682,3 +684,91 @@ def _failing_open(code: int):
 
         return Full()
     return fake_open
+
+
+# --- 壊れたインストールと、ファイルを壊さない書き方（issue 29） ---------------------------------------
+
+def test_a_package_whose_lookup_fails_is_reported_not_raised(monkeypatch):
+    def broken(name):
+        raise ValueError(f"{name}.__spec__ is None")
+
+    monkeypatch.setattr(env.importlib.util, "find_spec", broken)
+    assert env.unavailable_packages(("ipywidgets",)) == {"ipywidgets": "ValueError: ipywidgets.__spec__ is None"}
+
+
+def test_optional_import_returns_none_for_a_broken_install(monkeypatch):
+    def broken(name):
+        raise AttributeError("module 'traitlets' has no attribute 'Sentinel'")
+
+    monkeypatch.setattr(env.importlib, "import_module", broken)
+    assert env.optional_import("anywidget") is None
+
+
+def test_a_package_without_what_the_course_uses_counts_as_broken(monkeypatch, tmp_path):
+    import types
+
+    stand_in = types.ModuleType("anywidget")  # import はできるのに AnyWidget がない（同じ名前の別のもの）
+    stand_in.__file__ = str(tmp_path / "anywidget.py")
+    monkeypatch.setattr(env.importlib.util, "find_spec", lambda name: object())  # 「入っている」
+    monkeypatch.setattr(env.importlib, "import_module", lambda name: stand_in)
+    assert env.optional_import("anywidget") is stand_in  # 何も求めなければそのまま
+    assert env.optional_import("anywidget", ("AnyWidget",)) is None
+    problems = env.unavailable_packages({"anywidget": ("AnyWidget",)})
+    assert problems["anywidget"].startswith("AttributeError: anywidget に、講座が使う AnyWidget がありません。")
+    assert str(tmp_path / "anywidget.py") in problems["anywidget"]
+    assert env.unavailable_packages(("anywidget",)) == {}  # 名前だけなら、属性は確かめない
+    stand_in.AnyWidget = object
+    assert env.unavailable_packages({"anywidget": ("AnyWidget",)}) == {}
+
+
+def test_replace_file_writes_a_new_file_and_replaces_an_old_one(tmp_path):
+    path = tmp_path / "a.json"
+    env.replace_file(path, "一")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.read_text(encoding="utf-8") == "一" and (path.stat().st_mode & 0o777) == 0o666 & ~mask
+    path.chmod(0o600)
+    env.replace_file(path, "二")
+    assert path.read_text(encoding="utf-8") == "二" and (path.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+@pytest.mark.parametrize("where", ["write", "fsync", "replace"])
+def test_replace_file_that_fails_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch, where):
+    path = tmp_path / "a.json"
+    path.write_text("前の中身", encoding="utf-8")
+    before = path.read_bytes()
+    real_write = os.write
+
+    def fail(*args):
+        if where == "write":  # 半分まで書いてから、ディスクがいっぱい
+            real_write(args[0], bytes(args[1][:len(args[1]) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(env.os, where, fail)
+    with pytest.raises(OSError):
+        env.replace_file(path, "新しい中身" * 1000)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_make_folder_opens_new_folders_to_the_group_only_inside_a_shared_folder(tmp_path):
+    shared, private = tmp_path / "shared", tmp_path / "private"
+    shared.mkdir(mode=0o775)
+    shared.chmod(0o775)
+    (shared / "old").mkdir()
+    (shared / "old").chmod(0o700)  # 既にあるフォルダ（利用者のもの）は変えない
+    private.mkdir()
+    private.chmod(0o755)
+    old_mask = os.umask(0o022)
+    try:
+        env.make_folder(shared / "old" / "a")  # 作り始めた所の親 old はグループで書けない
+        env.make_folder(shared / "b" / "c")
+        env.make_folder(private / "d")
+    finally:
+        os.umask(old_mask)
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    assert mode(shared / "old") == 0o700 and mode(shared / "old" / "a") == 0o755
+    assert mode(shared / "b") == 0o775 and mode(shared / "b" / "c") == 0o775
+    assert mode(private / "d") == 0o755

@@ -6,6 +6,7 @@ from torch import nn
 
 from course_utils.data import load_mnist
 from course_utils.exercises import Exercise, exercises
+from course_utils.exercises.core import LAST_HINT
 
 
 def passes(exercise, answer):
@@ -33,8 +34,12 @@ def test_hints_get_more_specific_and_stop_at_the_last(capsys):
     for _ in range(3):
         q.hint()
     out = capsys.readouterr().out.splitlines()
-    assert out == ["ヒント 1/2: 一般的なヒント", "ヒント 2/2: 具体的なヒント",
-                   "ヒント 2/2: 具体的なヒント"]
+    last = "ヒント 2/2: 具体的なヒント" + LAST_HINT
+    assert out == ["ヒント 1/2: 一般的なヒント", last, last]
+    assert LAST_HINT == "（これが最後のヒントです。解答例は .solution() で見られます）"
+    only = Exercise("例", lambda a: None, ["ただ 1 つのヒント"], "答え")
+    only.hint()
+    assert capsys.readouterr().out == "ヒント 1/1: ただ 1 つのヒント" + LAST_HINT + "\n"
 
 
 def test_solution_and_a_crashing_answer(capsys):
@@ -318,10 +323,19 @@ def test_07_checks():
     passes(ex.q1, 256)
     fails(ex.q1, 224, "切り抜いた後")
     fails(ex.q1, 196, "割ります")
-    passes(ex.q2, 173.1)
-    fails(ex.q2, 346.3, "float32")
-    fails(ex.q2, 165.1, "MiB")
-    fails(ex.q2, 86.6, "パラメータ数")
+    for rounded in (173.1, 173, 173.14, 173.135312):  # 整数・小数第 1 位・丸めない値
+        passes(ex.q2, rounded)
+    fails(ex.q2, 174, "丸め方")  # 切り上げ: 式は合っている
+    fails(ex.q2, 172, "丸め方")
+    for wrong_formula in (346.3, 346):
+        fails(ex.q2, wrong_formula, "float32")
+    for mebibytes in (165.1, 165):
+        fails(ex.q2, mebibytes, "MiB")
+    for millions in (86.6, 87):
+        fails(ex.q2, millions, "パラメータ数")
+    fails(ex.q2, 173_135_312, "バイト数のまま")
+    fails(ex.q2, 0.173, "GB")
+    fails(ex.q2, 180, "パラメータ数 × 2 バイト ÷ 10⁶")
 
     def good(logits, k):
         top = torch.softmax(logits, dim=1).topk(k, dim=1)

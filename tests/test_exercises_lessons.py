@@ -173,8 +173,11 @@ def test_the_package_is_a_small_core_and_one_short_module_per_lesson():
 
 def test_imports_point_one_way_from_lessons_to_core():
     core_imports = imported_modules(PACKAGE / "core.py")
-    assert not any("lesson" in name or name.startswith(".") or "course_utils" in name
-                   for name in core_imports), core_imports
+    # core は講座の一番下の層（時間の上限 course_utils.time_limit。講座の何も import しない）だけを使う
+    bottom = {"course_utils.time_limit"}
+    assert not any("lesson" in name or name.startswith(".") or
+                   ("course_utils" in name and name not in bottom) for name in core_imports), core_imports
+    assert not any("course_utils" in name for name in imported_modules(ROOT / "course_utils" / "time_limit.py"))
     for lesson in QUESTIONS:
         names = imported_modules(PACKAGE / f"lesson{lesson}.py")
         relative = [n for n in names if n.startswith(".")]

@@ -438,3 +438,122 @@ def test_unknown_offline_value_stays_offline(tmp_path, monkeypatch, no_network):
     with pytest.warns(UserWarning, match="COURSE_OFFLINE の値「2」"), \
             pytest.raises(MNISTDataError, match="COURSE_OFFLINE=2"):
         mnist_root()
+
+
+# --- 教室の共有キャッシュ: 一時ファイルの片付けと、ほかのアカウントから使える権限 ------------------------
+
+def test_abandoned_part_files_are_removed_and_nothing_else(tmp_path, monkeypatch):
+    import os
+    import time
+
+    raw = tmp_path / "cache" / "data" / "MNIST" / "raw"
+    fake_raw_folder(raw)
+    old = time.time() - mnist_files.STALE_PART_SECONDS - 60
+    names = {"abandoned": "train-images-idx3-ubyte.0a1b2c3d.part",  # 止められたダウンロードの残り
+             "fresh": "t10k-images-idx3-ubyte.0a1b2c3e.part",  # ほかのアカウントがいま書いている
+             "mine": "t10k-labels-idx1-ubyte.0a1b2c3f.part",  # このプロセスが書いている途中
+             "user": "notes.0a1b2c3d.part", "not_hex": "train-images-idx3-ubyte.zzzzzzzz.part",
+             "plain": "train-images-idx3-ubyte.part"}
+    for key, name in names.items():
+        (raw / name).write_bytes(b"x")
+        if key != "fresh":
+            os.utime(raw / name, (old, old))
+    monkeypatch.setattr(mnist_files, "_writing", {raw / names["mine"]})
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    assert mnist_root() == tmp_path / "cache" / "data"  # 使うたびに片付ける（オフラインでも）
+    assert not (raw / names["abandoned"]).exists()
+    assert all((raw / name).exists() for key, name in names.items() if key != "abandoned")
+    assert mnist_files.remove_abandoned_parts(tmp_path / "missing") == []
+
+
+@pytest.fixture
+def classroom(mirror, monkeypatch):
+    """講師が作った共有フォルダ（グループ 4242 が書ける、setgid）をキャッシュにする。"""
+    import os
+
+    shared = Path(tempfile.mkdtemp(prefix="course-shared-"))  # pytest の tmp_path は本人しか入れない
+    shared.chmod(0o2775)
+    if os.geteuid() == 0:
+        os.chown(shared, 0, 4242)
+    monkeypatch.setattr(mnist_files, "MIRRORS", (mirror,))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(shared / "cache"))
+    yield shared
+    shutil.rmtree(shared)
+
+
+def _umask(mask):
+    import os
+
+    old = os.umask(mask)
+    return lambda: os.umask(old)
+
+
+def test_a_download_into_a_shared_folder_leaves_group_usable_folders_and_files(classroom):
+    import os
+    import stat
+
+    restore = _umask(0o077)  # いちばん閉じた umask の学生が、最初にダウンロードした
+    try:
+        raw = mnist_root() / "MNIST" / "raw"
+    finally:
+        restore()
+    for folder in (classroom / "cache", classroom / "cache" / "data", raw.parent, raw):
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        assert mode & 0o070 == 0o070 and mode & 0o007 == 0, oct(mode)  # グループだけに開く
+    for name in mnist_files.FILES:
+        assert (raw / name).stat().st_mode & stat.S_IRGRP
+    if os.geteuid() == 0:
+        assert {p.stat().st_gid for p in raw.parents if classroom in p.parents} == {4242}
+
+
+def test_a_private_cache_follows_the_umask(mirror, monkeypatch, tmp_path):
+    import stat
+
+    monkeypatch.setattr(mnist_files, "MIRRORS", (mirror,))
+    restore = _umask(0o022)
+    try:
+        raw = mnist_root() / "MNIST" / "raw"
+    finally:
+        restore()
+    assert stat.S_IMODE(raw.stat().st_mode) == 0o755  # 個人のキャッシュはほかの人に書かせない
+
+
+def _as_second_account(raw: Path) -> int:
+    """別のアカウント（グループ 4242 の一員、uid 65534）として raw を読み、1 つを取り直す。0 なら成功。"""
+    import os
+
+    pid = os.fork()
+    if pid == 0:  # 子プロセス: 講座のコードは使わず、ファイルの操作だけ
+        code = 1
+        try:
+            os.setgroups([4242])
+            os.setgid(4242)
+            os.setuid(65534)
+            os.umask(0o022)
+            for name in os.listdir(raw):
+                with open(raw / name, "rb") as f:
+                    f.read(16)
+            part = raw / "t10k-labels-idx1-ubyte.0a1b2c3d.part"
+            with open(part, "xb") as f:  # 壊れたファイルを取り直すときと同じ: 書いてから置き換える
+                f.write(b"new")
+            os.replace(part, raw / "t10k-labels-idx1-ubyte")
+            code = 0
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_a_second_account_can_read_and_repair_the_shared_cache(classroom):
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("別のアカウントになるには root が要ります（権限のビットは上のテストで確かめています）")
+    restore = _umask(0o077)
+    try:
+        raw = mnist_root() / "MNIST" / "raw"
+    finally:
+        restore()
+    assert _as_second_account(raw) == 0
+    assert (raw / "t10k-labels-idx1-ubyte").read_bytes() == b"new"

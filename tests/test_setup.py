@@ -1,3 +1,4 @@
+import json
 import random
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import setup
+from course_utils import name_errors, setup
 
 
 def test_quick_mode_follows_environment(monkeypatch):
@@ -146,3 +147,86 @@ def test_a_name_error_in_a_notebook_gets_a_japanese_hint(monkeypatch, capsys):
         assert "NameError" in out and "「CNN」はまだ定義されていません" in out
     finally:
         InteractiveShell.clear_instance()
+
+
+def _notebook(tmp_path, *cells):
+    path = tmp_path / "03_mlp.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": c} for c in cells]
+                                + [{"cell_type": "markdown", "source": "import pandas as pd"}]}),
+                    encoding="utf-8")
+    return path
+
+
+class FakeShell:
+    """IPython のシェルの代わり: user_ns と、set_custom_exc で登録された処理だけを持つ。"""
+
+    def __init__(self, user_ns):
+        self.user_ns = user_ns
+        self.handler = None
+
+    def set_custom_exc(self, types, handler):
+        self.handler = handler
+
+    def showtraceback(self, exc_tuple, tb_offset=None):
+        print(f"{exc_tuple[0].__name__}: {exc_tuple[1]}")
+
+
+def _hint_in_fake_notebook(monkeypatch, capsys, error, user_ns):
+    import IPython
+
+    shell = FakeShell(user_ns)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    setup.explain_name_errors()
+    shell.handler(shell, NameError, error, None)
+    return capsys.readouterr().out
+
+
+def test_an_alias_imported_nowhere_in_the_notebook_gets_the_import(monkeypatch, capsys, tmp_path):
+    path = _notebook(tmp_path, "import torch\nfrom torch import nn", "%matplotlib inline\nx = 1")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    out = _hint_in_fake_notebook(monkeypatch, capsys, NameError("np", name="np"),
+                                 {"torch": object(), "In": ["", "import torch", "np.zeros(3)"]})
+    assert "「np」はこのノートブックのどのセルでも定義されていません" in out
+    assert "`import numpy as np` を実行してください" in out
+    assert "上のセル" not in out  # 実行していないセルは無いので、上のセルを勧めない
+
+
+def test_a_name_defined_in_a_skipped_cell_still_says_run_the_cells_above(monkeypatch, tmp_path):
+    path = _notebook(tmp_path, "import numpy as np", "class CNN:\n    pass", "model = CNN()")
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)  # __session__ がサーバーからの相対パスでも、カーネルの作業フォルダで見つける
+    sources = name_errors.notebook_sources({"__session__": "lessons/03_mlp.ipynb"})
+    for name in ("CNN", "np", "model"):
+        hint = name_errors.name_error_hint(NameError(name, name=name), {}, sources)
+        assert f"「{name}」はまだ定義されていません" in hint and "上から順に実行" in hint
+
+
+def test_a_typo_suggests_the_names_that_are_defined(tmp_path):
+    user_ns = {"model": object(), "history": [], "In": ["", "model = 1"]}
+    hint = name_errors.name_error_hint(NameError("modle", name="modle"), user_ns, sources=["model = 1"])
+    assert "打ち間違いではありませんか" in hint and "「model」" in hint
+    assert "上から順に実行" not in hint
+    assert "「cnn」" in name_errors.name_error_hint(NameError("CNN", name="CNN"), {"cnn": 1})
+    assert "「print」" in name_errors.name_error_hint(NameError("pirnt", name="pirnt"), {})
+
+
+def test_without_the_notebook_file_an_alias_gets_both_ways(monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert name_errors.notebook_sources({}) is None  # Colab ではノートブックのファイルが分からない
+    hint = name_errors.name_error_hint(NameError("plt", name="plt"), {"In": ["", "plt.plot()"]})
+    assert "`import matplotlib.pyplot as plt`" in hint and "上から順に実行" in hint
+
+
+def test_a_name_lost_after_its_cell_ran_says_run_the_cells_above():
+    # model = CNN() のセルがエラーで止まると、履歴にはあるが変数は無い
+    hint = name_errors.name_error_hint(NameError("model", name="model"),
+                                 {"In": ["", "model = CNN()", "fit(model)"]}, sources=None)
+    assert "上から順に実行" in hint
+
+
+def test_defined_names_reads_cells_with_magics_and_skips_broken_ones():
+    cell = ("%%time\n!pip list\nimport torch.nn.functional as F\nfor i, (X, y) in []:\n    pass\n"
+            "def f():\n    pass\ntry:\n    1\nexcept Exception as e:\n    pass")
+    assert {"F", "i", "X", "y", "f", "e"} <= name_errors.defined_names(cell)
+    assert name_errors.defined_names("x = (") == set()
+    assert "pd" not in name_errors.defined_names("")

@@ -199,3 +199,64 @@ def test_correct_per_sample_marks_each_sample_for_binary_and_multiclass_outputs(
     with torch.no_grad():
         multi.weight.copy_(torch.tensor([[-1.0], [1.0]]))  # x > 0 ならクラス 1
     assert correct_per_sample(multi, [(X, y)]).tolist() == [True, False, False, True]
+
+
+def _fails_in_fit_and_evaluate(model, X):
+    """fit と evaluate の両方で失敗させ、添えられた説明（同じ RuntimeError）を返す。"""
+    loader = [(X, torch.zeros(len(X), dtype=torch.long))]
+    errors = []
+    for run in (lambda: fit(model, loader, None, nn.CrossEntropyLoss(),
+                            torch.optim.SGD(model.parameters(), lr=0.1), 1, progress=False),
+                lambda: evaluate(model, loader, nn.CrossEntropyLoss())):
+        with pytest.raises(RuntimeError) as info:
+            run()
+        assert isinstance(info.value.__cause__, RuntimeError)  # 元のエラーも下に残る
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+    return errors[0]
+
+
+def test_a_model_made_for_other_data_gets_the_shapes_and_the_likely_cause():
+    # 04 の CNN 用に作った model（全結合層が 1568 個を受け取る）が、03 の MLP のセルで使われたとき
+    model = nn.Sequential(nn.Flatten(), nn.Linear(1568, 64), nn.ReLU(), nn.Linear(64, 10))
+    text = _fails_in_fit_and_evaluate(model, torch.randn(128, 1, 28, 28))
+    assert "1 件あたり 1568 個の値" in text and "届いたのは 784 個" in text
+    assert "画像 1 枚 (1, 28, 28) の値の数" in text
+    assert "ミニバッチ X の形は (128, 1, 28, 28)" in text
+    assert "モデルを定義するセルを飛ばして" in text
+    assert "mat1 and mat2 shapes cannot be multiplied (128x784 and 1568x64)" in text
+
+
+def test_a_grayscale_model_given_colour_images_is_explained():
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.Flatten(), nn.LazyLinear(10))
+    text = _fails_in_fit_and_evaluate(model, torch.randn(4, 3, 28, 28))
+    assert "1 チャンネルの画像を受け取る" in text and "届いた画像は 3 チャンネル" in text
+    assert "(4, 3, 28, 28)" in text and "モデルを定義するセル" in text
+
+
+def test_a_cnn_given_flat_vectors_is_explained():
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.Flatten(), nn.LazyLinear(10))
+    text = _fails_in_fit_and_evaluate(model, torch.randn(4, 784))
+    assert "畳み込み層（conv2d）" in text and "形 [4, 784] の入力" in text
+
+
+def test_other_runtime_errors_pass_through_unchanged():
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise RuntimeError("something else")
+
+    with pytest.raises(RuntimeError, match="^something else$"):
+        evaluate(Broken(), [(torch.randn(2, 3), torch.zeros(2, dtype=torch.long))],
+                 nn.CrossEntropyLoss())
+
+
+def test_the_progress_bar_counts_in_japanese_units(monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_QUICK", raising=False)
+    X, y = _blobs()
+    model = nn.Linear(2, 3)
+    fit(model, _loader(X, y), None, nn.CrossEntropyLoss(),
+        torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=1)
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert bar.startswith("学習: 100%") and "8/8" in bar, bar
+    assert "バッチ/s" in bar or "s/バッチ" in bar, bar  # 速ければ「バッチ/s」、遅ければ「s/バッチ」
+    assert "batch" not in bar and "it/s" not in bar and "エポック 1/1" in bar, bar

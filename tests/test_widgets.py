@@ -431,7 +431,9 @@ def test_own_classes_takes_uploads_in_both_ipywidgets_formats(version, capsys):
     trainer._on_counter({"old": 1, "new": 2})  # 分類する写真の中身が届かなかった
     assert "✗ ファイルを選びましたが、中身が届きませんでした" in capsys.readouterr().out
     trainer.path.value = "  "
-    trainer.button.click()
+    trainer.button.click()  # 欄が空なら、最後に選んだ写真（ここでは空の e.png）をもう一度分類する
+    assert "✗ e.png は空のファイル（0 バイト）" in capsys.readouterr().out
+    assert trainer.classify_source("  ") is False
     assert "分類する写真のファイル名を入れてください" in capsys.readouterr().out
 
 
@@ -492,3 +494,265 @@ def test_own_classes_reacts_to_the_real_upload_widgets(capsys):
         assert "1 個の中身が届きませんでした" in capsys.readouterr().out
         choose(trainer.upload, [("big.jpg", None)])
         assert "✗ ファイルを選びましたが、中身が届きませんでした" in capsys.readouterr().out
+
+
+# --- 入っているのに壊れた ipywidgets・anywidget（issue 29） ----------------------------------------
+
+BROKEN_INSTALL = """
+import importlib.abc, importlib.machinery, sys
+
+class Broken(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    '''見つかる（入っている）のに、読み込むと版の食い違いで AttributeError になるパッケージ。'''
+    def find_spec(self, name, path=None, target=None):
+        if name in BROKEN:
+            return importlib.machinery.ModuleSpec(name, self)
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        raise AttributeError("module 'traitlets' has no attribute 'Sentinel'")
+
+BROKEN = {broken!r}
+sys.meta_path.insert(0, Broken())
+from course_utils import live, photos, widgets, training  # import は止まらない
+import torch
+X, y = torch.zeros(3, 1, 28, 28), torch.zeros(3, dtype=torch.long)
+made = [live.DigitPad(lambda images: images, {{"そのまま": lambda image: image}}),
+        live.CameraCapture(lambda image, name: None)]
+if "ipywidgets" in BROKEN:
+    made += [photos.PhotoUploader(lambda image, name: None), widgets.PredictionExplorer(torch.nn.Flatten(), X, y)]
+for part in made:
+    part._ipython_display_()
+print(made[0].draw([[[1, 2], [3, 4]]]))
+"""
+
+
+@pytest.mark.parametrize("broken", [("anywidget",), ("ipywidgets", "anywidget")])
+def test_a_broken_install_does_not_break_the_lesson(broken):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-c", BROKEN_INSTALL.format(broken=broken)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "None"  # 部品のメソッドは何もしない
+    shown = lines[:-1]
+    assert len(shown) == (4 if "ipywidgets" in broken else 2)
+    for line in shown:
+        assert "は入っていますが、読み込むとエラーになります（AttributeError: module 'traitlets'" in line
+        assert "pip install -U" in line and "ほかのセルはそのまま実行できます" in line
+    needed = " と ".join(broken)
+    assert shown[0].startswith(f"この部品（DigitPad）を表示するには {needed} が必要です。{broken[0]} は入っていますが")
+
+
+STAND_IN = """
+import torch
+from course_utils import live, photos, widgets  # import は止まらない
+X, y = torch.zeros(3, 1, 28, 28), torch.zeros(3, dtype=torch.long)
+made = [live.DigitPad(lambda images: images, {"そのまま": lambda image: image}),
+        live.CameraCapture(lambda image, name: None), photos.PhotoUploader(lambda image, name: None),
+        widgets.PredictionExplorer(torch.nn.Flatten(), X, y)]
+for part in made:
+    part._ipython_display_()
+print(made[0].draw([[[1, 2], [3, 4]]]))
+"""
+
+
+@pytest.mark.parametrize("stand_ins", [("anywidget",), ("ipywidgets", "anywidget")])
+def test_a_package_without_what_the_course_uses_falls_back_in_japanese(stand_ins, tmp_path):
+    """import はできるのに AnyWidget や ipywidgets.HBox がない（版が古い・作業フォルダに同じ名前の
+    ファイルがある）ときも、英語の AttributeError ではなく日本語の案内を出す（issue 29）。"""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    for name in stand_ins:  # 中身が空の、同じ名前のモジュール
+        (tmp_path / f"{name}.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    done = subprocess.run([sys.executable, "-c", STAND_IN], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "None"  # 部品のメソッドは何もしない
+    shown = [line for line in lines if line.startswith("この部品")]  # 使える部品は、そのまま表示される
+    assert len(shown) == (4 if "ipywidgets" in stand_ins else 2)
+    for line in shown:
+        assert "は入っていますが、読み込むとエラーになります（AttributeError:" in line
+        assert "講座が使う" in line and str(tmp_path) in line
+        assert "ほかのセルはそのまま実行できます" in line
+    assert "anywidget に、講座が使う AnyWidget がありません" in shown[0]
+    if "ipywidgets" in stand_ins:
+        assert "ipywidgets に、講座が使う Button, Dropdown, HBox" in shown[0]
+
+
+# --- ブラウザの操作のエラー・終わらない関数・プログラムからの写真・写真を加える（issue 29） -------------
+
+def test_photo_uploader_shows_an_error_raised_by_classify(capsys):
+    from PIL import Image
+
+    from course_utils.photos import PhotoUploader
+
+    def broken(image, name):
+        return {}["ねこ"]
+
+    uploader = PhotoUploader(broken)
+    uploader._on_upload({"new": ({"name": "a.png", "content": memoryview(_png(Image.new("RGB", (4, 4))))},)})
+    out = capsys.readouterr().out
+    assert "✗ 分類の関数 broken の中でエラーが起きました: KeyError: 'ねこ'" in out
+    assert 'return {}["ねこ"]' in out
+    uploader.run(_png(Image.new("RGB", (4, 4))), "b.png")  # コードから呼んでも同じ
+    assert "✗ 分類の関数 broken の中でエラーが起きました" in capsys.readouterr().out
+    uploader.classify = lambda image, name: print(f"分類しました: {name}")
+    uploader._on_upload({"new": ({"name": "c.png", "content": memoryview(_png(Image.new("RGB", (4, 4))))},)})
+    assert "分類しました: c.png" in capsys.readouterr().out  # 部品はそのまま使える
+
+
+def test_browser_events_report_surprises_and_interrupts_in_japanese(capsys):
+    trainer, _ = _trainer()
+
+    def surprise():
+        raise OSError("disk gone")
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    trainer._in_output(surprise)
+    assert "✗ 部品の中で思わぬエラーが起きました（OSError: disk gone）" in capsys.readouterr().out
+    trainer._in_output(interrupted)
+    assert "✗ 中断しました（■ か Kernel → Interrupt が押されました）" in capsys.readouterr().out
+
+
+@pytest.fixture
+def short_limit(monkeypatch):
+    from course_utils import time_limit
+
+    monkeypatch.setattr(time_limit, "TIME_LIMIT_S", 0.3)
+
+
+def _trained(trainer):
+    trainer.set_class(0, "あか", [_square("red")] * 3)
+    trainer.set_class(1, "あお", [_square("blue"), _square((0, 0, 250)), _square((0, 0, 240))])
+    assert trainer.train_now()
+
+
+def test_a_classify_that_never_returns_is_stopped_like_an_exercise_check(short_limit, capsys):
+    import time
+
+    trainer, fake = _trainer()
+    _trained(trainer)
+    capsys.readouterr()
+
+    def forever(classifier, image, name):
+        while True:
+            time.sleep(0.01)
+
+    trainer.classify = forever
+    start = time.monotonic()
+    assert trainer.classify_source(_square("red"), "x.png") is False
+    assert time.monotonic() - start < 5
+    out = capsys.readouterr().out
+    assert "✗ 分類の関数 forever を呼ぶと、0.3 秒たっても終わらないので止めました。終わらないループ" in out
+    trainer.classify = fake.classify
+    assert trainer.classify_source(_square("red"), "y.png") is True  # 部品はそのまま使える
+
+
+def test_a_slow_training_gets_a_notice_and_is_not_stopped(short_limit, capsys):
+    import time
+
+    trainer, fake = _trainer()
+    seen = []
+
+    def slow_train(photos):
+        time.sleep(1.0)
+        seen.append(trainer.notice.value)
+        return fake.train(photos)
+
+    trainer.train = slow_train
+    _trained(trainer)
+    assert "学習の関数 slow_train が、0.3 秒たってもまだ終わっていません。このまま待ちます" in seen[0]
+    assert "■（メニューの Kernel → Interrupt）" in seen[0]
+    assert trainer.notice.value == ""  # 終わったら消える
+    out = capsys.readouterr().out
+    assert "✓ 学習しました（学習の関数 slow_train 全体で 1." in out
+
+
+def test_set_class_takes_numbers_images_and_arrays_and_explains_the_rest():
+    import numpy as np
+    from PIL import Image
+
+    trainer, fake = _trainer()
+    red = np.zeros((10, 12, 3), np.uint8)
+    red[..., 0] = 250
+    assert trainer.set_class(0, 1, [Image.new("RGB", (12, 10), "red"), red, red / 255.0]) == 3
+    assert trainer.names[0].value == "1"
+    assert trainer.set_class(np.int64(1), 2.5, np.zeros((8, 8))) == 1  # 配列 1 つは写真 1 枚（行ごとではない）
+    assert trainer.set_class(1, "あお", [Image.new("L", (5, 5), 200), Image.new("RGBA", (5, 5))] * 2) == 4
+    assert trainer.train_now()
+    assert [f for f, _, _ in fake.received[0]["1"]] == ["1 行目の渡された画像 1", "1 行目の渡された画像 2",
+                                                  "1 行目の渡された画像 3"]
+    with pytest.raises(TypeError, match="行の番号は 0〜2 の整数で渡してください（渡されたもの: '0'、str）"):
+        trainer.set_class("0", "ねこ")
+    with pytest.raises(TypeError, match="行の番号とクラス名が逆のようです"):
+        trainer.set_class("ねこ", 0)
+    with pytest.raises(TypeError, match="クラス名は文字列で渡してください"):
+        trainer.set_class(0, ["ねこ"])
+    with pytest.raises(IndexError, match="行の番号は 0〜2 です"):
+        trainer.set_class(3, "ねこ")
+    bad_arrays = [np.zeros((2, 8, 8, 3)), np.full((4, 4), np.nan), np.zeros((4, 4), complex)]
+    assert trainer.set_class(2, "だめ", bad_arrays) == 0
+    trainer._collect()
+    _, notes, bad = trainer._read_row(2)
+    assert bad == 3
+    assert "形 (2, 8, 8, 3) の配列は、写真 1 枚として使えません" in notes[0]
+    assert "NaN" in notes[1] and "数でない配列" in notes[2]
+
+
+@pytest.mark.parametrize("version", [7, 8])
+def test_choosing_photos_again_adds_them_and_the_clear_button_starts_over(version, capsys):
+    def value(files):
+        if version == 7:
+            return {name: {"metadata": {"name": name}, "content": data} for name, data in files}
+        return tuple({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data)}
+                     for name, data in files)
+
+    trainer, fake = _trainer()
+    trainer.names[0].value = "あか"
+    trainer._on_row_upload(0, {"new": value([("r1.png", _square("red"))])})
+    out = capsys.readouterr().out
+    assert "1 行目「あか」: 使える写真 1 枚（いま選んだ 1 個を加えました）" in out
+    assert "「写真を選ぶ」をくり返すと、写真が加わります" in out and "このクラスの写真を消す" in out
+    trainer._on_row_upload(0, {"new": value([("r2.png", _square((240, 0, 0))), ("r1.png", _square("red"))])})
+    out = capsys.readouterr().out
+    assert "使える写真 2 枚（いま選んだ 1 個を加えました）" in out
+    assert "・r1.png は、もう入っているので加えませんでした。" in out
+    assert trainer.counts[0].value == "2 枚"
+    assert trainer.clears[0].description == "このクラスの写真を消す"
+    trainer.paths[0].value = "/nowhere/red"
+    capsys.readouterr()
+    trainer.clears[0].click()
+    out = capsys.readouterr().out
+    assert "1 行目「あか」: 使える写真 0 枚" in out and "✓ 1 行目の写真を消しました" in out
+    assert trainer.paths[0].value == "" and trainer.counts[0].value == "0 枚"
+    assert trainer.names[0].value == "あか"  # 名前は残す
+
+
+def test_the_classify_button_classifies_the_chosen_photo(capsys):
+    trainer, fake = _trainer()
+    capsys.readouterr()
+    trainer.button.click()
+    assert "✗ まだ学習していません" in capsys.readouterr().out
+    _trained(trainer)
+    trainer.button.click()
+    assert "✗ 分類する写真を「写真を選ぶ」で選ぶか、ファイル名を欄に入れてから押してください" in \
+        capsys.readouterr().out
+    trainer.path.value = "/old/typed.jpg"
+    trainer._on_upload({"new": ({"name": "q.png", "content": memoryview(_square((0, 10, 200)))},)})
+    assert "分類の結果: q.png は「あお」" in capsys.readouterr().out
+    assert trainer.path.value == ""  # 古いファイル名は使わない
+    trainer.button.click()  # 選んだ写真をもう一度分類する（消さない）
+    assert "分類の結果: q.png は「あお」" in capsys.readouterr().out
+    assert [name for _, name, _ in fake.classified] == ["q.png", "q.png"]

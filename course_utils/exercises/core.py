@@ -17,9 +17,6 @@ import inspect
 import math
 import numbers
 import re
-import signal
-import threading
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -27,9 +24,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+# 時間の上限の仕組みは部品（描く・撮る・写真）と共通。テストが差し替えられるように、ここの名前で呼ぶ
+from course_utils.time_limit import TIME_LIMIT_S, TimedOut, timeout_message
+from course_utils.time_limit import can_use_alarm as _can_use_alarm
+from course_utils.time_limit import run_in_thread as _run_in_thread
+from course_utils.time_limit import run_with_alarm as _run_with_alarm
+
 Problem = str | None  # 正解なら None、違えば何が違うかの説明
 
-TIME_LIMIT_S = 15.0  # 学習者の関数を 1 回呼ぶときの上限（秒）
 MAX_ELEMENTS = 10_000_000  # 答えの配列 1 つの要素数の上限（変換する前に調べる）
 
 
@@ -99,6 +101,7 @@ def wrong_message(problem: str) -> str:
 
 UNANSWERED = "まだ答えが入っていません。None の所を自分の答えに書き換えてください。"
 MORE_HINTS = "行き詰まったら .hint() でヒントを表示できます。"
+LAST_HINT = "（これが最後のヒントです。解答例は .solution() で見られます）"
 
 
 def _sp(text: str) -> str:
@@ -320,73 +323,6 @@ def shape(answer: Any, what: str = "形") -> tuple[int, ...]:
 
 # --- 学習者のコードを呼ぶ（時間の上限つき） ---------------------------------------------
 
-class _TimeUp(BaseException):
-    """SIGALRM の合図。学習者の except Exception に捕まらないよう BaseException にする。"""
-
-
-class _TimedOut(Exception):
-    """学習者のコードが時間の上限までに終わらなかった（stopped: 止められたか）。"""
-
-    def __init__(self, stopped: bool):
-        super().__init__()
-        self.stopped = stopped
-
-
-def _can_use_alarm() -> bool:
-    """SIGALRM で止められるか（Linux・macOS のメインスレッドで、ほかにタイマーが動いていないとき）。"""
-    return (hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
-            and threading.current_thread() is threading.main_thread()
-            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
-
-
-def _run_with_alarm(function: Callable, args: tuple, limit: float) -> Any:
-    """メインスレッドで呼び、limit 秒で SIGALRM により止める。Ctrl-C（SIGINT）には手を触れない。"""
-    state = {"armed": True, "fired": False}
-
-    def on_alarm(signum, frame):
-        if state["armed"]:
-            state["fired"] = True
-            raise _TimeUp
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    try:
-        try:
-            # 学習者のコードが合図を握りつぶしても、0.5 秒ごとにもう一度止めに行く
-            signal.setitimer(signal.ITIMER_REAL, limit, 0.5)
-            result = function(*args)
-        finally:
-            state["armed"] = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-    except _TimeUp:
-        raise _TimedOut(stopped=True) from None
-    if state["fired"]:  # 合図を except で握りつぶしてから、上限より後に戻ってきた
-        raise _TimedOut(stopped=True)
-    return result
-
-
-def _run_in_thread(function: Callable, args: tuple, limit: float) -> Any:
-    """別のスレッドで呼び、limit 秒だけ待つ（SIGALRM が使えないとき。止められないので裏で動き続ける）。"""
-    outcome: dict[str, Any] = {}
-
-    def target():
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as error:  # noqa: BLE001 メインスレッドで伝え直す
-            outcome["error"] = error
-
-    worker = threading.Thread(target=target, name="exercise-learner-code", daemon=True)
-    worker.start()
-    deadline = time.monotonic() + limit
-    while worker.is_alive() and time.monotonic() < deadline:
-        worker.join(0.05)  # 短く区切って待つので、待っている間も Ctrl-C が効く
-    if worker.is_alive():
-        raise _TimedOut(stopped=False)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def run_learner_code(function: Callable, args: tuple, action: str) -> Any:
     """学習者のコードを時間の上限つきで呼ぶ。エラーや時間切れは日本語の AnswerProblem にする。
 
@@ -400,15 +336,8 @@ def run_learner_code(function: Callable, args: tuple, action: str) -> Any:
         if _can_use_alarm():
             return _run_with_alarm(function, args, limit)
         return _run_in_thread(function, args, limit)
-    except _TimedOut as timeout:
-        message = (f"{_sp(action)}と、{limit:g} 秒たっても終わらないので"
-                   + ("止めました。" if timeout.stopped else "待つのをやめました。")
-                   + "終わらないループ（while の条件がずっと成り立つなど）や、大きすぎる計算がないか"
-                     "確かめてください。")
-        if not timeout.stopped:
-            message += ("この環境では途中で止められないため、裏で動き続けています。"
-                        "メニューの Kernel → Restart でカーネルを再起動してください。")
-        raise TimeLimitExceeded(message) from None
+    except TimedOut as timeout:
+        raise TimeLimitExceeded(timeout_message(_sp(action), limit, timeout.stopped)) from None
     except Exception as error:
         raise LearnerCodeError(action, error) from error
 
@@ -511,7 +440,8 @@ class Exercise:
             print("この問題にはヒントがありません。")
             return
         k = min(self._hints_shown, len(self.hints) - 1)
-        print(f"ヒント {k + 1}/{len(self.hints)}: {self.hints[k]}")
+        last = LAST_HINT if k == len(self.hints) - 1 else ""
+        print(f"ヒント {k + 1}/{len(self.hints)}: {self.hints[k]}{last}")
         self._hints_shown = k + 1
 
     def solution(self) -> None:

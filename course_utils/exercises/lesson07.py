@@ -12,17 +12,29 @@ from .core import Exercise, Problem, call, count, describe, number, tensor
 VIT_B16_PARAMS = 86_567_656  # timm の vit_base_patch16_224 のパラメータ数
 
 
+def _rounds_to(value: float, exact: float) -> bool:
+    """value が exact を整数か、それより細かい桁で丸めた値か（差が 0.5 以下）。"""
+    return abs(value - exact) <= 0.5
+
+
 def check_vit_fp16_mb(answer: Any) -> Problem:
     value = number(answer, "重みの大きさ（MB）")
-    expected = VIT_B16_PARAMS * 2 / 1e6
-    if abs(value - expected) <= 0.1:
+    expected = VIT_B16_PARAMS * 2 / 1e6  # 173.135312
+    if _rounds_to(value, expected):  # 173、173.1、173.14 など、どの桁で丸めても正解
         return None
-    if abs(value - VIT_B16_PARAMS * 4 / 1e6) <= 0.1:
+    if abs(value - expected) <= 0.01 * expected:
+        return (f"{value:g} MB は近く、式は合っていそうです。丸め方が違います。切り上げや切り捨てではなく、"
+                "計算した値を四捨五入してください（整数か、小数第 1 位まで）。")
+    if _rounds_to(value, VIT_B16_PARAMS * 4 / 1e6):
         return "それは float32（1 個 4 バイト）の大きさです。float16 は 1 個 2 バイトです。"
-    if abs(value - VIT_B16_PARAMS * 2 / 2**20) <= 0.1:
+    if _rounds_to(value, VIT_B16_PARAMS * 2 / 2**20):
         return "2²⁰ バイトで割っています（MiB）。ここでは 1 MB = 10⁶ バイトで答えます。"
-    if abs(value - VIT_B16_PARAMS / 1e6) <= 0.1:
+    if _rounds_to(value, VIT_B16_PARAMS / 1e6):
         return "それはパラメータ数（百万単位）です。1 個あたりのバイト数を掛けます。"
+    if abs(value - VIT_B16_PARAMS * 2) <= 1e6:
+        return "それはバイト数のままです。10⁶ で割ると MB になります。"
+    if abs(value - expected / 1000) <= 0.001:
+        return "それは GB（10⁹ バイト）での大きさです。MB（10⁶ バイト）で答えます。"
     return f"{value:g} MB ではありません。パラメータ数 × 2 バイト ÷ 10⁶ です。"
 
 
