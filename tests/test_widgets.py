@@ -1,5 +1,7 @@
 """対話的な部品の中身を、ブラウザなしで確かめる（ipywidgets 7.7 と 8 の両方で通ること）。"""
 
+import functools
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -399,13 +401,17 @@ def test_own_classes_reads_folders_skips_broken_files_with_reasons_and_changes_n
     assert _hashes(tmp_path) == before  # 読むだけで、書き換えも削除もしない
 
 
+def _upload_value(version, files):
+    """FileUpload の value を、ipywidgets 7（辞書）と 8（タプル）の形で作る。"""
+    if version == 7:
+        return {name: {"metadata": {"name": name}, "content": data} for name, data in files}
+    return tuple({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data)}
+                 for name, data in files)
+
+
 @pytest.mark.parametrize("version", [7, 8])
 def test_own_classes_takes_uploads_in_both_ipywidgets_formats(version, capsys):
-    def value(files):
-        if version == 7:
-            return {name: {"metadata": {"name": name}, "content": data} for name, data in files}
-        return tuple({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data)}
-                     for name, data in files)
+    value = functools.partial(_upload_value, version)
 
     trainer, fake = _trainer()
     trainer.names[0].value, trainer.names[1].value = "あか", "あお"
@@ -713,11 +719,7 @@ def test_set_class_takes_numbers_images_and_arrays_and_explains_the_rest():
 
 @pytest.mark.parametrize("version", [7, 8])
 def test_choosing_photos_again_adds_them_and_the_clear_button_starts_over(version, capsys):
-    def value(files):
-        if version == 7:
-            return {name: {"metadata": {"name": name}, "content": data} for name, data in files}
-        return tuple({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data)}
-                     for name, data in files)
+    value = functools.partial(_upload_value, version)
 
     trainer, fake = _trainer()
     trainer.names[0].value = "あか"
