@@ -187,15 +187,18 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def sci(value: float, digits: int = 1) -> str:
-    """数を本文に書く指数の形（7.5 × 10⁻¹⁸）にする。0 と数でない値はそのまま書く。"""
+    """数を本文に書く形にする: 0.01〜9999 はふつうの小数（0.83）、それ以外は指数の形（7.5 × 10⁻¹⁸）。
+
+    digits は指数の形で小数点の後に書く桁数。0 と数でない値はそのまま書く。
+    """
     value = float(value)
     if value == 0 or not math.isfinite(value):
         return f"{value:g}"
     mantissa, exponent = f"{value:.{digits}e}".split("e")
-    exponent = str(int(exponent))
-    if exponent == "0":
-        return mantissa
-    return f"{mantissa} × 10{exponent.translate(_SUPERSCRIPT)}"
+    power = int(exponent)
+    if -2 <= power <= 3:
+        return f"{value:.{max(0, digits - power)}f}"
+    return f"{mantissa} × 10{str(power).translate(_SUPERSCRIPT)}"
 
 
 def seeds_agree(values_a: Sequence[float], values_b: Sequence[float]) -> str | None:

@@ -102,6 +102,8 @@ def test_sci_writes_superscripts():
     assert sci(7.5e-18) == "7.5 × 10⁻¹⁸"
     assert sci(3.14159e5, 2) == "3.14 × 10⁵"
     assert sci(2.5) == "2.5"
+    assert sci(0.83) == "0.83" and sci(243.0) == "243" and sci(0.0123) == "0.012"
+    assert sci(-4.2e-7) == "-4.2 × 10⁻⁷" and sci(12345.0) == "1.2 × 10⁴"
     assert sci(0.0) == "0"
     assert sci(float("nan")) == "nan"
 
