@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -199,13 +198,3 @@ def sci(value: float, digits: int = 1) -> str:
     if -2 <= power <= 3:
         return f"{value:.{max(0, digits - power)}f}"
     return f"{mantissa} × 10{str(power).translate(_SUPERSCRIPT)}"
-
-
-def seeds_agree(values_a: Sequence[float], values_b: Sequence[float]) -> str | None:
-    """試行ごとの値の組で、どの回でも B が大きければ "b"、どの回でも A なら "a"、それ以外は None。"""
-    diffs = [b - a for a, b in zip(values_a, values_b)]
-    if diffs and all(d > 0 for d in diffs):
-        return "b"
-    if diffs and all(d < 0 for d in diffs):
-        return "a"
-    return None

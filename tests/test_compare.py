@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from course_utils.compare import (ALPHA, NOISE_SE, compare_runs, describe, sci,
-                                  seeds_agree, sign_test_p)
+from course_utils.compare import ALPHA, NOISE_SE, compare_runs, describe, sci, sign_test_p
 
 
 def correct(n, wrong):
@@ -17,6 +16,7 @@ def correct(n, wrong):
 
 
 def test_sign_test_matches_binomial_by_hand():
+    assert ALPHA == 0.05
     assert sign_test_p(5, 0) == pytest.approx(0.0625)       # 2 × 0.5⁵
     assert sign_test_p(0, 5) == pytest.approx(0.0625)
     assert sign_test_p(6, 0) == pytest.approx(0.03125)
@@ -106,14 +106,6 @@ def test_sci_writes_superscripts():
     assert sci(-4.2e-7) == "-4.2 × 10⁻⁷" and sci(12345.0) == "1.2 × 10⁴"
     assert sci(0.0) == "0"
     assert sci(float("nan")) == "nan"
-
-
-def test_seeds_agree():
-    assert seeds_agree([1, 2], [3, 4]) == "b"
-    assert seeds_agree([3, 4], [1, 2]) == "a"
-    assert seeds_agree([1, 4], [3, 2]) is None
-    assert seeds_agree([], []) is None
-    assert ALPHA == 0.05
 
 
 def test_numpy_arrays_are_one_run_or_rows_of_runs():
