@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course_utils.env import expand_home as expand_path  # 先頭の ~ をホームフォルダにする（写真の部品と同じ）
 from course_utils.env import os_error_reason, replace_file
 
 CANVAS_SIZE = 280  # 描く枠の 1 辺の画素数（28 × 10）。線の座標はこの枠の画素
@@ -86,14 +87,6 @@ def check_strokes(strokes) -> Strokes:
         if points:
             result.append(points)
     return result
-
-
-def expand_path(path: str | Path) -> Path:
-    """先頭の ~ をホームフォルダにする（写真の部品と同じ）。ホームが分からなければそのまま。"""
-    try:
-        return Path(path).expanduser()
-    except (RuntimeError, KeyError):
-        return Path(path)
 
 
 def _read_digits_file(path: Path, shown: str) -> object | None:

@@ -162,11 +162,15 @@ def _path_from(value: str) -> Path:
     text = value.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1]  # コピーしたパスに付いてきた引用符
-    path = Path(text)
+    return expand_home(text)
+
+
+def expand_home(path: str | Path) -> Path:
+    """先頭の ~ をホームフォルダにする。ホームが分からない（HOME が無い、知らないユーザー）ときはそのまま。"""
     try:
-        return path.expanduser()
-    except RuntimeError:  # ホームフォルダが分からない（HOME が無い）ときは ~ をそのまま
-        return path
+        return Path(path).expanduser()
+    except (RuntimeError, KeyError):
+        return Path(path)
 
 
 def _home() -> Path:
