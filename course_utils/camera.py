@@ -22,6 +22,7 @@ from PIL import Image
 
 from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import MAX_BYTES, ImageInputError, ImageTooLargeError, open_image
+from course_utils.name_errors import error_hint, not_ready_note
 from course_utils.time_limit import call_watched, function_words, in_browser_event
 
 __all__ = ["BROKEN_PHOTO", "CAMERA_ERRORS", "CAMERA_PHOTO", "NEEDS", "UPLOAD_INSTEAD", "CameraCapture",
@@ -183,6 +184,10 @@ class CameraCapture(NeedsPackages):
         self.notice = widgets.HTML()  # 分類に時間がかかっているときの知らせ
         self.view.observe(self._on_photo, names="photo")
         self.view.observe(self._on_error, names="error")
+        note = not_ready_note({function_words("分類", classify): classify})
+        if note:  # 分類に使うモデルを作るセルを飛ばした、など。撮る前に知らせる
+            with self.output:
+                print(f"⚠ {note}")
 
     def take(self, data_url: str) -> bool:
         """撮った 1 枚（data URL）を分類の関数に渡し、結果をその場（呼んだセルの下）に出す。渡せたら True。"""
@@ -197,9 +202,12 @@ class CameraCapture(NeedsPackages):
         try:  # 07 は写真を全部のモデルに見せるので、時間がかかっても止めない（15 秒たったら知らせる）
             call_watched(self.classify, (image, name), function_words("分類", self.classify),
                          self._notify)
-        except Exception:
+        except Exception as error:
             print("✗ 分類の関数でエラーになりました。関数の中身を確かめてください。")
             traceback.print_exc()
+            hint = error_hint(error)
+            if hint:
+                print(f"→ {hint}")
             return False
         return True
 

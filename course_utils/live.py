@@ -35,6 +35,7 @@ from course_utils.digit_files import (CANVAS_SIZE, DRAWN_DIGITS_FILE, MAX_FILE_B
 from course_utils.camera import (BROKEN_PHOTO, CAMERA_ERRORS, CAMERA_PHOTO, UPLOAD_INSTEAD, CameraCapture,
                                  CameraView, camera_error_message, decode_photo)
 from course_utils.env import NeedsPackages, optional_import
+from course_utils.name_errors import error_hint, not_ready_note
 from course_utils.time_limit import TimedOut, call_with_limit, function_words, timeout_message
 
 __all__ = ["BROKEN_PHOTO", "CAMERA_ERRORS", "CAMERA_PHOTO", "CANVAS_SIZE", "DRAWN_DIGITS_FILE",
@@ -314,6 +315,10 @@ class DigitPad(NeedsPackages):
         self.clear_button.on_click(lambda button: self.clear())
         self.save_button.on_click(lambda button: self.save())
         self.update()
+        note = not_ready_note({function_words("予測", predict): predict,
+                               **{f"前処理「{k}」の関数": f for k, f in self.preparations.items()}})
+        if note:  # モデルを作るセルを飛ばした、など。描く前に知らせる
+            self.message.value = _error(note)
 
     @property
     def strokes(self) -> Strokes:
@@ -358,7 +363,8 @@ class DigitPad(NeedsPackages):
                                                       timeout.stopped)))
             return
         except Exception as error:  # ノートブックの関数の誤りは、理由を表示して部品は動かし続ける
-            self._show_nothing(_error(f"前処理「{name}」の関数でエラーになりました: {type(error).__name__}: {error}"))
+            self._show_nothing(_error(f"前処理「{name}」の関数でエラーになりました: {type(error).__name__}: {error}"
+                                      + error_hint(error)))
             traceback.print_exc()
             return
         if image28.shape != (28, 28):
@@ -380,7 +386,8 @@ class DigitPad(NeedsPackages):
             return
         except Exception as error:
             self.probabilities, self.bars.value = None, ""
-            self.message.value = _error(f"予測の関数でエラーになりました: {type(error).__name__}: {error}")
+            self.message.value = _error(f"予測の関数でエラーになりました: {type(error).__name__}: {error}"
+                                        + error_hint(error))
             traceback.print_exc()
             return
         problem = (f"予測の関数が返した確率の数が {probabilities.size} 個です。10 個のはずです。"

@@ -9,10 +9,12 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import dis
+import inspect
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 # よく使う略称と、それを定義する import 文
 COMMON_IMPORTS = {
@@ -140,3 +142,78 @@ def explain_name_errors() -> None:
         print(f"→ {hint}")
 
     shell.set_custom_exc((NameError,), handler)
+
+
+def _shell_namespace() -> tuple[dict | None, list[str] | None]:
+    """いま動いている IPython の変数と、ノートブックのコードセル（どちらも分からなければ None）。"""
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError:
+        return None, None
+    if shell is None:
+        return None, None
+    return shell.user_ns, notebook_sources(shell.user_ns)
+
+
+def error_hint(error: BaseException) -> str:
+    """部品が呼んだ関数のエラーに添える一文（NameError のときだけ。ほかは空）。"""
+    if not isinstance(error, NameError):
+        return ""
+    try:
+        return name_error_hint(error, *_shell_namespace())
+    except Exception:  # noqa: BLE001 説明を作る途中の失敗で、元のエラー表示を邪魔しない
+        return name_error_hint(error)
+
+
+def missing_globals(function: Callable, depth: int = 3) -> list[str]:
+    """function が読む大域変数のうち、いまどこにも定義されていない名前（読む順）。
+
+    ノートブックで def した関数なら、その関数が呼ぶ、同じノートブックの関数の中も depth 段まで見る
+    （classify_photo → top_k → loaded のように）。def でない呼び出せるもの（モデルなど）は調べない。
+    """
+    missing: list[str] = []
+    seen: set[int] = set()
+
+    def visit(func: Callable, level: int) -> None:
+        code, space = getattr(func, "__code__", None), getattr(func, "__globals__", None)
+        if code is None or not isinstance(space, dict) or id(func) in seen or level > depth:
+            return
+        seen.add(id(func))
+        names = _global_loads(code)
+        missing.extend(n for n in names if n not in space and not hasattr(builtins, n) and n not in missing)
+        for name in names:  # 自分の足りない名前を先に、呼ぶ関数の中の名前を後に並べる
+            value = space.get(name)
+            if inspect.isfunction(value) and value.__module__ == func.__module__:
+                visit(value, level + 1)
+
+    visit(function, 0)
+    return missing
+
+
+def _global_loads(code) -> list[str]:
+    """コードオブジェクト（中の lambda・内包表記・入れ子の関数も）が LOAD_GLOBAL で読む名前。"""
+    names = [ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")]
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names += _global_loads(const)
+    return list(dict.fromkeys(names))
+
+
+def not_ready_note(functions: dict[str, Callable]) -> str:
+    """部品に渡された関数が、まだ定義されていない名前を使っていれば、上のセルの実行を促す一文（なければ空）。
+
+    functions: {「予測の関数 predict」のような呼び名: 関数}。部品は作ったときにこれを表示する
+    （モデルを作るセルを飛ばして部品のセルを実行した、という順番の誤りに、使う前に気づけるように）。
+    """
+    notes = []
+    for what, function in functions.items():
+        names = missing_globals(function)
+        if names:
+            listed = "、".join(f"「{n}」" for n in names[:4])
+            space = " " if what[-1:].isascii() else ""
+            notes.append(f"{what}{space}が使う{listed}は、まだ定義されていません。")
+    if not notes:
+        return ""
+    return ("".join(notes) + "このままでは部品を使ったときにエラーになります。" + RUN_ABOVE
+            + "そのあとで、この部品のセルも実行し直してください。")

@@ -25,6 +25,7 @@ from PIL import Image
 
 from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import ImageInputError, open_image, source_name
+from course_utils.name_errors import error_hint, not_ready_note
 from course_utils.time_limit import (TimedOut, call_watched, call_with_limit, function_words,
                                      in_browser_event, timeout_message)
 
@@ -99,6 +100,7 @@ class PhotoUploader(NeedsPackages):
         self.button.on_click(lambda button: self._from_browser(self.path.value))
         self.widget = widgets.VBox([
             self.upload, widgets.HBox([self.path, self.button]), self.notice, self.output])
+        _note_if_not_ready(self.output, {function_words("分類", classify): classify})
 
     def run(self, source: bytes | str, name: str = "") -> None:
         """ファイルの中身（bytes）かファイル名の画像を開いて classify に渡す。使えなければ理由を表示する。
@@ -241,12 +243,23 @@ def _folder_files(folder: str, shown: str) -> tuple[list[tuple[str, str]], list[
     return files[:MAX_FOLDER_FILES], notes
 
 
+def _note_if_not_ready(output, functions: dict[str, Callable]) -> None:
+    """渡された関数がまだ定義されていない名前を使っていれば、部品の出力欄に知らせる。"""
+    note = not_ready_note(functions)
+    if note:
+        with output:
+            print(f"⚠ {note}")
+
+
 def _show_exception(what: str, function: Callable, error: Exception) -> None:
     """呼んだ関数のエラーを隠さずに、種類・メッセージ・トレースバックを表示する。"""
     name = getattr(function, "__name__", type(function).__name__)
     print(f"✗ {what}の関数 {name} の中でエラーが起きました: {type(error).__name__}: {error}")
     tb = error.__traceback__.tb_next if error.__traceback__ else None  # この部品の行は省く
     print("".join(traceback.format_exception(type(error), error, tb)), end="")
+    hint = error_hint(error)
+    if hint:
+        print(f"→ {hint}")
 
 
 class OwnClassesTrainer(NeedsPackages):
@@ -314,6 +327,8 @@ class OwnClassesTrainer(NeedsPackages):
                           "くり返すと写真が加わります）"), *rows,
             self.train_button, widgets.Label("2. 新しい写真を分類する"),
             widgets.HBox([self.upload, self.path, self.button]), self.notice, self.output])
+        _note_if_not_ready(self.output, {function_words("学習", train): train,
+                                         function_words("分類", classify): classify})
 
     # --- プログラムから使う（テストやノートブックのセル。表示はそのセルに出る） ---
 

@@ -719,3 +719,44 @@ def test_a_surprise_while_taking_a_photo_is_shown_in_japanese(capsys, monkeypatc
     monkeypatch.setattr(camera, "take", lambda data_url: 1 / 0)
     camera.view.photo = _data_url()
     assert "✗ 部品の中で思わぬエラーが起きました（ZeroDivisionError" in capsys.readouterr().out
+
+
+def _notebook_function(source: str, name: str, **defined):
+    """ノートブックのセルで def したのと同じ関数（大域変数はノートブックの変数）を作る。"""
+    space = {"__name__": "__main__", **defined}
+    exec(source, space)
+    return space[name], space
+
+
+def test_a_pad_made_before_its_model_says_to_run_the_cells_above(capsys):
+    """モデルを作るセルを飛ばして部品のセルを実行した: 描く前に、足りない名前と直し方を伝える。"""
+    predict, space = _notebook_function(
+        "def predict(images):\n    return probabilities(model, images)\n"
+        "def probabilities(m, x):\n    return torch.softmax(m(x), dim=1)\n", "predict")
+    pad = live.DigitPad(predict, PREPARATIONS, save_path=None)
+    assert "予測の関数 predict が使う「model」、「torch」は、まだ定義されていません" in pad.message.value
+    assert "上から順に実行" in pad.message.value and "この部品のセルも実行し直して" in pad.message.value
+    pad.draw([[[100, 100], [150, 150]]])  # それでも描くと、エラーに同じ直し方が付く
+    assert "NameError" in pad.message.value and "まだ定義されていません" in pad.message.value
+    space["model"] = lambda x: x.reshape(len(x), -1)[:, :10]
+    space["torch"] = __import__("torch")
+    pad = live.DigitPad(predict, PREPARATIONS, save_path=None)  # 上のセルを実行してから作り直した
+    assert pad.message.value == ""
+    capsys.readouterr()
+
+
+def test_a_pad_made_after_its_model_shows_no_note():
+    model = object()
+
+    def predict(images):  # 定義ずみの名前と組み込みの名前（len）だけを使う
+        return _by_position(images) if model and len(images) else None
+
+    assert live.DigitPad(predict, PREPARATIONS, save_path=None).message.value == ""
+    assert live.DigitPad(lambda images: np.ones(10) / 10, PREPARATIONS, save_path=None).message.value == ""
+
+
+def test_a_camera_made_before_its_model_says_so(capsys):
+    classify, _ = _notebook_function("def classify(image, name):\n    show(top_k(image))\n", "classify")
+    live.CameraCapture(classify)
+    out = capsys.readouterr().out
+    assert "分類の関数 classify が使う「show」、「top_k」は、まだ定義されていません" in out

@@ -758,3 +758,24 @@ def test_the_classify_button_classifies_the_chosen_photo(capsys):
     trainer.button.click()  # 選んだ写真をもう一度分類する（消さない）
     assert "分類の結果: q.png は「あお」" in capsys.readouterr().out
     assert [name for _, name, _ in fake.classified] == ["q.png", "q.png"]
+
+
+def test_photo_widgets_made_before_their_models_say_to_run_the_cells_above(capsys):
+    """07/08 で、モデルを読み込むセルを飛ばしてから部品を作った: 写真を選ぶ前に知らせ、選んでもヒントを出す。"""
+    from PIL import Image
+
+    from course_utils.photos import OwnClassesTrainer, PhotoUploader
+
+    space = {"__name__": "__main__"}
+    exec("def classify_photo(image, name):\n    return top_k(loaded, image)\n"
+         "def train(photos):\n    return fit_head(features(photos))\n"
+         "def classify(classifier, image, name):\n    return classifier(image)\n", space)
+    uploader = PhotoUploader(space["classify_photo"])
+    out = capsys.readouterr().out
+    assert "分類の関数 classify_photo が使う「top_k」、「loaded」は、まだ定義されていません" in out
+    uploader.run(_png(Image.new("RGB", (8, 8))), "cat.png")
+    out = capsys.readouterr().out
+    assert "NameError" in out and "→ 「top_k」" in out  # 呼んだときのエラーにも直し方が付く
+    OwnClassesTrainer(space["train"], space["classify"])
+    out = capsys.readouterr().out
+    assert "学習の関数 train が使う「fit_head」、「features」" in out and "分類の関数 classify" not in out
