@@ -182,3 +182,49 @@ def plot_computation_graph(nodes: dict, edges: Sequence, title: str = "") -> Fig
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+SHOWN_WIDTH_PX = 800  # ノートブックの出力欄の幅（JupyterLab・Colab をノートパソコンで開いたときの控えめな値）
+READABLE_PX = 9  # 出力欄に縮めて表示されたときの、文字の高さの下限
+
+
+def smallest_text_px(fig: Figure, shown_width_px: int = SHOWN_WIDTH_PX) -> float:
+    """図の中でいちばん小さい文字が、幅 shown_width_px の出力欄に表示されたときの高さ（ピクセル、em の大きさ）。
+
+    Jupyter は出力欄より幅の広い図を縮めて表示する。文字の大きさ（ポイント）を 1/72 インチとして、
+    図の幅（インチ）が出力欄の幅に縮められたときの大きさを求める。
+    """
+    fig.canvas.draw()
+    sizes = [text.get_fontsize() for text in fig.findobj(plt.Text)
+             if text.get_visible() and text.get_text().strip()]
+    inch_px = min(fig.dpi, shown_width_px / fig.get_figwidth())  # 縮めないなら dpi のまま
+    return min(sizes) / 72 * inch_px
+
+
+def plot_top5(image, title: str, results: Sequence[tuple[str, Sequence[float], Sequence[str], bool]],
+              ncols: int = 2) -> Figure:
+    """写真と、モデルごとの上位のクラスの横棒グラフ（確率 %）を 1 枚の図にする（07）。
+
+    results: (モデルの名前, 確率 0〜1 の列, クラス名の列, 学習済みの重みか) を、モデルの数だけ。
+    学習済みでないモデルの棒は灰色にする。出力欄の幅（SHOWN_WIDTH_PX）でも文字が読めるように、
+    列を 2 つにして図の幅を抑え、モデルが多いときは縦に伸ばす。
+    """
+    nrows = math.ceil((len(results) + 1) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 2.4 * nrows), layout="constrained",
+                             squeeze=False)
+    axes = axes.ravel()
+    axes[0].imshow(image)
+    axes[0].set_title(title, fontsize=11)
+    for ax, (name, probs, labels, pretrained) in zip(axes[1:], results):
+        percent = [100 * float(p) for p in probs]
+        bars = ax.barh(range(len(percent)), percent, color="tab:blue" if pretrained else "tab:gray")
+        ax.bar_label(bars, fmt="%.1f", fontsize=10, padding=2)
+        ax.set_yticks(range(len(percent)), labels, fontsize=10)
+        ax.invert_yaxis()  # 1 位を上に
+        ax.set_xlim(0, 118)
+        ax.tick_params(axis="x", labelsize=10)
+        ax.set_xlabel("確率 [%]", fontsize=10)
+        ax.set_title(name if pretrained else f"{name}（ランダムな重み）", fontsize=11)
+    for ax in [axes[0], *axes[len(results) + 1:]]:
+        ax.axis("off")
+    return fig

@@ -111,3 +111,16 @@ def test_computation_graph_writes_each_value_and_gradient():
         assert value in texts and grad in texts
     # 勾配は色のほかに斜体と括弧でも区別できる
     assert all(t.get_style() == "italic" for t in fig.axes[0].texts if t.get_text().startswith("["))
+
+
+def test_top5_figure_stays_readable_at_notebook_width():
+    """07 の top-5 の図（写真 + 10 モデル）: 出力欄の幅に縮めても、クラス名が 9 ピクセル以上の高さで読める。"""
+    labels = ["エジプシャン・マウ\nEgyptian cat", "トラネコ\ntabby", "ぶち猫\ntiger cat", "オオヤマネコ\nlynx",
+              "ペルシャ猫\nPersian cat"]
+    results = [(f"モデル{k}", [0.6, 0.2, 0.1, 0.05, 0.05], labels, k % 3 != 0) for k in range(10)]
+    fig = plots.plot_top5(np.zeros((32, 48, 3)), "chelsea.png", results)
+    assert plots.smallest_text_px(fig) >= plots.READABLE_PX
+    old = plt.figure(figsize=(4.6 * 5, 3.2 * 3))  # 前の 5 列の図では 8.5 ポイントの文字が 4 ピクセルだった
+    old.text(0.5, 0.5, "トラネコ", fontsize=8.5)
+    assert plots.smallest_text_px(old) < 5
+    plt.close("all")
