@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +36,9 @@ from course_utils.mnist_files import MNISTDataError, mnist_root
 from course_utils.models import CNN
 from course_utils.results import RESULTS_ENV, format_value, read_results
 from course_utils.setup import QUICK_ENV, SEED_ENV, get_device
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ の隣のモジュール（テストからも読めるように）
+import site_pages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,8 +101,24 @@ def find_notebooks(names: list[str]) -> list[Path]:
     return chosen
 
 
-def run_notebook(path: Path, limit_s: float, build: Path) -> dict:
-    """1 冊を上から順に実行し、状態・所要時間・記録された数値を返す。"""
+def git_commit() -> str:
+    """今のコミットの短い名前。ノートブックか course_utils に記録していない変更があれば「+変更あり」を付ける。"""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+    commit = git("rev-parse", "--short", "HEAD") or "不明"
+    dirty = git("status", "--porcelain", "--", "notebooks", "course_utils")
+    return f"{commit}+変更あり" if dirty else commit
+
+
+def run_notebook(path: Path, limit_s: float, build: Path, info: dict | None = None) -> dict:
+    """1 冊を上から順に実行し、状態・所要時間・記録された数値を返す。
+
+    実行ずみの写し（build の中）のメタデータには、実行の記録（info と所要時間）を入れる。
+    """
     nb = nbformat.read(path, as_version=4)
     code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,6 +148,7 @@ def run_notebook(path: Path, limit_s: float, build: Path) -> dict:
         bar.close()
         os.environ.pop(RESULTS_ENV, None)
         metrics = read_results(results_file)
+    nb.metadata[site_pages.RUN_KEY] = {**(info or {}), "wall_s": round(wall_s, 1), "status": status}
     build.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, build / path.name)
     return {"notebook": path.stem, "status": status, "detail": detail,
@@ -389,6 +410,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_timeout: float) -
                         help="DataLoader と FastLoader の比較を省く")
     parser.add_argument("--seed", type=int, default=None,
                         help="学習の乱数シードの基準（COURSE_SEED）。結論が別のシードでも同じかを確かめる")
+    parser.add_argument("--store", action="store_true",
+                        help="うまく実行できたノートブックを、サイトのページの元（docs/executed/）として置く")
     parser.add_argument("--quick", action="store_true",
                         help="クイックモードで実行する（テスト用。--results と --readme が必要）")
 
@@ -398,7 +421,8 @@ def run_arguments(args: argparse.Namespace) -> list[str]:
     argv = [*args.notebooks, "--timeout", str(args.timeout), "--results", str(args.results),
             "--readme", str(args.readme), "--build", str(args.build)]
     seed = [] if args.seed is None else ["--seed", str(args.seed)]
-    return argv + ["--no-loaders"] * args.no_loaders + ["--quick"] * args.quick + seed
+    return (argv + ["--no-loaders"] * args.no_loaders + ["--quick"] * args.quick + ["--store"] * args.store
+            + seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -432,14 +456,18 @@ def main(argv: list[str] | None = None) -> int:
     info = {**device_info(), "torch": torch.__version__,
             "python": platform.python_version(),
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "mode": "quick" if args.quick else "full",
+            "mode": "quick" if args.quick else "full", "commit": git_commit(),
             "seed": int(os.environ.get(SEED_ENV, "0") or 0)}
     print(f"デバイス: {info['device']} / PyTorch {info['torch']} / {len(paths)} 冊 / "
           f"{'クイック' if args.quick else '通常'}モード")
     runs = []
     for path in paths:
-        run = run_notebook(path, args.timeout, args.build)
+        run = run_notebook(path, args.timeout, args.build, info)
         runs.append(run)
+        if args.store and run["status"] == "ok":  # サイトのページにする写し（失敗した実行は置かない）
+            stored = site_pages.store(args.build / path.name,
+                                      nbformat.read(args.build / path.name, as_version=4).metadata[site_pages.RUN_KEY])
+            print(f"サイト用の写し: {stored.relative_to(ROOT) if stored.is_relative_to(ROOT) else stored}")
         shown = ", ".join(f"{m['label']} {format_value(m['value'], m['percent'])}"
                           for m in run["metrics"].values())
         print(f"{path.stem}: {run['status']} {run['wall_s']:.1f} 秒 {shown} {run['detail']}")

@@ -1,0 +1,128 @@
+"""サイトの各レッスンのページを、実行ずみの写し（docs/executed/）から作る。
+
+- store: benchmark.py が実行したノートブックを、図を小さくして docs/executed/ に置く（実行の記録つき）。
+- stale_cells: 写しのコードセルが、今のノートブック（notebooks/）と違うセルの一覧（空なら新しい）。
+- compose: 今のノートブックの説明の文に、写しの出力を合わせたページを作る。先頭に実行の記録を、
+  部品（ウィジェット）の出力の下に「動くのは Colab か JupyterLab だけ」の一文を添える。
+
+説明の文（Markdown のセル）はいつも今のノートブックのものを使うので、文を直してもノートブックを
+実行し直す必要はない。コードが 1 文字でも変われば、そのページは作らない（古い出力を出さない）。
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import nbformat
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "docs" / "executed"
+RUN_KEY = "course_run"  # 写しのメタデータで、実行の記録を入れる場所
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ("この部品は、Colab か JupyterLab でノートブックを開き、セルを実行したときだけ動きます"
+               "（このページでは、実行したときの見た目だけを表示しています）。")
+MODE_TEXT = {"full": "通常モード（本物の MNIST と、レッスンどおりの学習）",
+             "quick": "クイックモード（小さなデータ。数値に意味はありません）"}
+
+
+def compress_png(data: str) -> str:
+    """base64 の PNG を、256 色に減らして小さくできれば、その base64 を返す（大きくなるなら元のまま）。
+
+    グラフの PNG は使う色が少ないので、見た目をほとんど変えずに半分ほどになる。
+    """
+    raw = base64.b64decode(data)
+    image = Image.open(io.BytesIO(raw))
+    if image.mode not in ("RGB", "RGBA"):
+        return data
+    quantized = image.quantize(256, method=Image.Quantize.FASTOCTREE if image.mode == "RGBA"
+                               else Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    buffer = io.BytesIO()
+    quantized.save(buffer, "PNG", optimize=True)
+    smaller = buffer.getvalue()
+    return base64.b64encode(smaller).decode() + "\n" if len(smaller) < len(raw) else data
+
+
+def store(executed: Path, run: dict, folder: Path = EXECUTED) -> Path:
+    """実行ずみのノートブックを、図を小さくし実行の記録を入れて folder に置く（一時ファイルから置き換える）。"""
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                output["data"]["image/png"] = compress_png(output["data"]["image/png"])
+    nb.metadata[RUN_KEY] = run
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / executed.name
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _code(nb) -> list[str]:
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def stale_cells(source: Path, executed: Path) -> list[int]:
+    """写しのコードセルが今のノートブックと違う、コードセルの番号（1 から）。数が違えば差のある先から全部。"""
+    now, then = _code(nbformat.read(source, as_version=4)), _code(nbformat.read(executed, as_version=4))
+    differ = [k + 1 for k, (a, b) in enumerate(zip(now, then)) if a != b]
+    if len(now) != len(then):
+        differ += list(range(min(len(now), len(then)) + 1, max(len(now), len(then)) + 1))
+    return differ
+
+
+def run_note(run: dict) -> str:
+    """ページの先頭に置く、実行の記録の一文（Markdown）。"""
+    device = run.get("device", "?")
+    kind = "GPU" if run.get("device_kind") == "gpu" else "CPU"
+    minutes = run.get("wall_s", 0) / 60
+    took = f"{minutes:.1f} 分" if minutes >= 1 else f"{run.get('wall_s', 0):.0f} 秒"
+    commit = run.get("commit", "?")
+    return (f"> **このページの出力について** — {run.get('date', '?')[:10]} に、{kind}（{device}、"
+            f"PyTorch {run.get('torch', '?')}）で、コミット `{commit}` のノートブックを"
+            f"{MODE_TEXT.get(run.get('mode'), run.get('mode', '?'))}で上から順に実行した結果です"
+            f"（全セルで {took}）。同じ計算でも、マシンやシードが違えば数値は少し変わります。"
+            "自分で実行するには、上の Colab のボタンか、手元の JupyterLab でノートブックを開いてください。")
+
+
+def compose(source: Path, executed: Path) -> nbformat.NotebookNode:
+    """今のノートブックの全セルに、写しの出力と実行の記録を合わせたページ用のノートブック。
+
+    コードが違えば ValueError（古い出力のページは作らない）。
+    """
+    stale = stale_cells(source, executed)
+    if stale:
+        raise ValueError(f"{executed.name} の写しは古くなっています（コードセル {stale[:5]} が今のノートブックと違います）。"
+                         f"scripts/benchmark.py {source.stem[:2]} --store で実行し直してください。")
+    page = nbformat.read(source, as_version=4)
+    stored = nbformat.read(executed, as_version=4)
+    ran = iter(cell for cell in stored.cells if cell.cell_type == "code")
+    for cell in page.cells:
+        if cell.cell_type != "code":
+            continue
+        old = next(ran)
+        cell.outputs = copy.deepcopy(old.get("outputs", []))
+        cell.execution_count = old.get("execution_count")
+        if any(WIDGET_VIEW in out.get("data", {}) for out in cell.outputs):
+            cell.outputs.append(nbformat.v4.new_output(
+                "display_data", data={"text/html": f"<p class='widget-note'>ⓘ {WIDGET_NOTE}</p>",
+                                      "text/plain": WIDGET_NOTE}))
+    run = stored.metadata.get(RUN_KEY, {})
+    title = next(k for k, cell in enumerate(page.cells) if cell.cell_type == "markdown")
+    page.cells.insert(title + 1, nbformat.v4.new_markdown_cell(run_note(run)))
+    if "widgets" in stored.metadata:  # 部品の状態（ページで見た目を描くのに使う）
+        page.metadata["widgets"] = stored.metadata["widgets"]
+    page.metadata[RUN_KEY] = run
+    return page
