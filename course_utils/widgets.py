@@ -2,7 +2,7 @@
 
 - PredictionExplorer: 画像（検証データなど）を 1 枚選び、画像とモデルのクラス確率を並べて見る。
 - MistakesBrowser: 間違えた画像を、正解・予測のクラスで絞り込んでページ送りで見る。
-どれも、ノートブックのセルの最後に置くと表示される。写真を受け取る部品は course_utils.photos にある。
+どれも、ノートブックのセルの最後に置くと表示される。写真を受け取る部品は course_utils.photos（07）と course_utils.own_classes（08）にある。
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def _own_classes_notebook(path: Path) -> None:
 
     code = """\
 import numpy as np
-from course_utils.photos import OwnClassesTrainer
+from course_utils.own_classes import OwnClassesTrainer
 
 
 def mean_colour(image):

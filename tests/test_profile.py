@@ -126,11 +126,11 @@ import sys
 sys.modules["ipywidgets"] = None  # 入っていない環境と同じく、import できなくする
 sys.modules["anywidget"] = None
 import torch
-from course_utils import live, photos, training, widgets
+from course_utils import live, own_classes, photos, training, widgets
 X, y = torch.zeros(3, 1, 28, 28), torch.zeros(3, dtype=torch.long)
 made = [live.DigitPad(lambda images: images, {"そのまま": lambda image: image}),
         live.CameraCapture(lambda image, name: None), photos.PhotoUploader(lambda image, name: None),
-        photos.OwnClassesTrainer(lambda photos: None, lambda model, image, name: None),
+        own_classes.OwnClassesTrainer(lambda photos: None, lambda model, image, name: None),
         widgets.PredictionExplorer(torch.nn.Flatten(), X, y), widgets.MistakesBrowser(X, y, y)]
 for part in made:
     part._ipython_display_()

@@ -250,7 +250,7 @@ class _NearestMeanColour:
 
 
 def _trainer(**kwargs):
-    from course_utils.photos import OwnClassesTrainer
+    from course_utils.own_classes import OwnClassesTrainer
 
     fake = _NearestMeanColour()
     return OwnClassesTrainer(fake.train, fake.classify, **kwargs), fake
@@ -444,7 +444,7 @@ def test_own_classes_takes_uploads_in_both_ipywidgets_formats(version, capsys):
 
 
 def test_own_classes_shows_errors_raised_by_the_notebook_functions(capsys):
-    from course_utils.photos import OwnClassesTrainer
+    from course_utils.own_classes import OwnClassesTrainer
 
     def train(photos):
         raise RuntimeError("特徴量の形が合いません")
@@ -764,7 +764,8 @@ def test_photo_widgets_made_before_their_models_say_to_run_the_cells_above(capsy
     """07/08 で、モデルを読み込むセルを飛ばしてから部品を作った: 写真を選ぶ前に知らせ、選んでもヒントを出す。"""
     from PIL import Image
 
-    from course_utils.photos import OwnClassesTrainer, PhotoUploader
+    from course_utils.own_classes import OwnClassesTrainer
+    from course_utils.photos import PhotoUploader
 
     space = {"__name__": "__main__"}
     exec("def classify_photo(image, name):\n    return top_k(loaded, image)\n"
