@@ -32,6 +32,15 @@ MODE_TEXT = {"full": "通常モード（本物の MNIST と、レッスンどお
              "quick": "クイックモード（小さなデータ。数値に意味はありません）"}
 
 
+def repository_url() -> str:
+    """リポジトリの URL（pyproject.toml の [project.urls] Repository。講座の中の唯一の元）。"""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]["Repository"]
+
+
 def compress_png(data: str) -> str:
     """base64 の PNG を、256 色に減らして小さくできれば、その base64 を返す（大きくなるなら元のまま）。
 
@@ -68,6 +77,25 @@ def store(executed: Path, run: dict, folder: Path = EXECUTED) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+# 見せるだけの部品（進み具合のバー、文字、画像、入れ物、見た目の設定）。これ以外を含む部品は操作するもの
+STATIC_MODELS = {"HBoxModel", "VBoxModel", "BoxModel", "GridBoxModel", "FloatProgressModel", "IntProgressModel",
+                 "HTMLModel", "HTMLMathModel", "LabelModel", "ImageModel", "OutputModel", "LayoutModel"}
+
+
+def interactive(model_id: str, state: dict, seen: set | None = None) -> bool:
+    """保存された部品 model_id（とその子）に、操作する部品（ボタン、スライダー、描く枠など）があるか。"""
+    seen = set() if seen is None else seen
+    if model_id in seen or model_id not in state:
+        return False
+    seen.add(model_id)
+    model = state[model_id]
+    name = model.get("model_name", "")
+    if name not in STATIC_MODELS and not name.endswith("StyleModel"):
+        return True
+    children = model.get("state", {}).get("children", [])
+    return any(interactive(str(child).removeprefix("IPY_MODEL_"), state, seen) for child in children)
 
 
 def _code(nb) -> list[str]:
@@ -108,6 +136,7 @@ def compose(source: Path, executed: Path) -> nbformat.NotebookNode:
                          f"scripts/benchmark.py {source.stem[:2]} --store で実行し直してください。")
     page = nbformat.read(source, as_version=4)
     stored = nbformat.read(executed, as_version=4)
+    state = stored.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     ran = iter(cell for cell in stored.cells if cell.cell_type == "code")
     for cell in page.cells:
         if cell.cell_type != "code":
@@ -115,7 +144,9 @@ def compose(source: Path, executed: Path) -> nbformat.NotebookNode:
         old = next(ran)
         cell.outputs = copy.deepcopy(old.get("outputs", []))
         cell.execution_count = old.get("execution_count")
-        if any(WIDGET_VIEW in out.get("data", {}) for out in cell.outputs):
+        views = [out["data"][WIDGET_VIEW].get("model_id", "") for out in cell.outputs
+                 if WIDGET_VIEW in out.get("data", {})]
+        if any(interactive(view, state) for view in views):  # 進み具合のバーだけなら、注はいらない
             cell.outputs.append(nbformat.v4.new_output(
                 "display_data", data={"text/html": f"<p class='widget-note'>ⓘ {WIDGET_NOTE}</p>",
                                       "text/plain": WIDGET_NOTE}))

@@ -1,0 +1,71 @@
+"""講座のサイトの Sphinx の設定（scripts/build_site.py が使う。ネットワークなしで作れる）。
+
+ページの元は build_site.py が build/site-src/ に集める: docs/ の説明のページと、各レッスンのページ
+（notebooks/ の今の文に、docs/executed/ の実行ずみの写しの出力を合わせたもの）。
+数式（MathJax）・require.js・部品の表示（@jupyter-widgets/html-manager、anywidget）は、CDN ではなく
+docs/_static/vendor/ の写し（版と出典は docs/_static/vendor/README.md）を読む。
+"""
+
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]["Repository"]
+
+project = "手を動かして学ぶ深層学習（画像認識編）"
+author = "dl-course-ja の執筆者"
+copyright = "2026, dl-course-ja の執筆者（コードとノートブックは MIT ライセンス）"
+language = "ja"  # 画面の文言と、日本語の検索（単語の区切り）を日本語にする
+
+extensions = ["myst_nb"]
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_dmath_double_inline = True  # 04 は文の中に $$…$$ を書いている
+myst_heading_anchors = 3
+nb_execution_mode = "off"  # 出力は docs/executed/ の実行ずみの写しのもの（サイトを作るときは実行しない）
+nb_merge_streams = True
+nb_render_markdown_format = "myst"  # display(Markdown(...)) の出力の数式（$…$）も組む
+suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
+
+exclude_patterns = ["_build", "executed", "**/.ipynb_checkpoints"]
+
+html_theme = "sphinx_book_theme"
+html_title = project
+html_static_path = ["_static"]
+# html-manager の部品のアイコンのフォント: html-manager は、ページと同じ階層の @jupyter-widgets/html-manager/dist/
+# から読む（ページはどれもサイトの一番上にある）
+html_extra_path = ["_extra"]
+html_css_files = ["course.css"]
+html_favicon = "_static/favicon.svg"
+html_copy_source = False
+html_show_sourcelink = False
+html_last_updated_fmt = None
+html_theme_options = {
+    "repository_url": REPOSITORY,
+    "repository_branch": "main",
+    "path_to_docs": "notebooks",  # レッスンのページ名（00_setup など）が notebooks/ のノートブックの名前になる
+    "use_repository_button": True,
+    "launch_buttons": {"colab_url": "https://colab.research.google.com"},
+    "show_toc_level": 2,
+    "home_page_in_toc": True,
+}
+
+# CDN の代わりに、サイトに置いた写しを読む（Sphinx は相対パスを _static/ からの場所として扱う）
+mathjax_path = "vendor/mathjax/tex-mml-chtml.js"
+nb_ipywidgets_js = {
+    "vendor/require.js": {},
+    "vendor/widgets-local.js": {},
+    "vendor/html-manager/embed-amd.js": {},
+}
+# ノートブックの折りたたみ（<details>）の中の $…$ も、JupyterLab と同じように数式として組む。
+# myst-nb はノートブックのページ全体に mathjax_ignore の印を付け、math の印の付いた所しか MathJax に見せないので、
+# 無視する印を講座が使わない名前に替える（コードと出力の <pre> は、MathJax の既定でいつも飛ばされる）
+mathjax3_config = {
+    "tex": {"inlineMath": [["\\(", "\\)"], ["$", "$"]], "displayMath": [["\\[", "\\]"], ["$$", "$$"]],
+            "processEscapes": True},
+    "options": {"ignoreHtmlClass": "course-no-math"},
+}
