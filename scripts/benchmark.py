@@ -331,7 +331,7 @@ def results_table(results: dict) -> str:
         low, high = (total * f for f in T4_FACTOR)
         lines.append(f"- Colab の T4（未測定）の見積もり: GPU の列の合計 {_seconds(total)}の "
                      f"{T4_FACTOR[0]:g}〜{T4_FACTOR[1]:g} 倍で、{_seconds(low)}〜{_seconds(high)}"
-                     "（求め方は下の「Colab の T4 での時間」）")
+                     "（求め方は「実測の方法」の「Colab の T4 での時間」）")
     latency = [r for r in runs if any(key.startswith(LATENCY_PREFIX) for key in r["metrics"])]
     if latency:
         models = [key[len(LATENCY_PREFIX):] for key in latency[0]["metrics"]
