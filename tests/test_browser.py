@@ -29,6 +29,7 @@ NOTEBOOK = "05_four_vs_nine.ipynb"
 OWN_CLASSES = "own_classes_check.ipynb"  # テストがその場で作る、モデルを使わない小さなノートブック
 DIGITS = "digit_pad_check.ipynb"  # 同じく、クラスごとの平均の画像と比べるだけの予測で DigitPad を出す
 CAMERA = "camera_check.ipynb"  # 同じく、受け取った画像の大きさを表示するだけの CameraCapture
+SLOW = "slow_photo_check.ipynb"  # 同じく、分類に 4 秒かかる PhotoUploader（知らせの上限を 1 秒にする）
 ARTEFACTS = ROOT / "build" / "browser"
 
 
@@ -145,6 +146,7 @@ def jupyterlab(tmp_path_factory):
     _own_classes_notebook(work / OWN_CLASSES)
     _write_notebook(work / DIGITS, DIGITS_CODE)
     _write_notebook(work / CAMERA, CAMERA_CODE)
+    _write_notebook(work / SLOW, SLOW_CODE)
     _settings(tmp_path / "settings")
     port, token = _free_port(), "course-browser-test"
     server = subprocess.Popen(
@@ -260,6 +262,25 @@ def test_notebook_runs_in_jupyterlab_with_widgets_and_japanese(jupyterlab, chrom
         page.close()
 
 
+SLOW_CODE = """\
+import time
+
+import course_utils.time_limit as time_limit
+from course_utils.photos import PhotoUploader
+
+time_limit.TIME_LIMIT_S = 1  # テストでは、1 秒たったら「まだ終わっていません」を出す（講座では 15 秒）
+calls = []
+
+
+def classify(image, name):
+    calls.append(name)
+    time.sleep(4)
+    print(f"{len(calls)} 回目の分類が終わりました: {name}（{image.width}×{image.height}）")
+
+
+PhotoUploader(classify)"""
+
+
 def _png(colour) -> dict:
     import io
 
@@ -306,6 +327,54 @@ def test_own_classes_trainer_learns_and_classifies_in_the_browser(jupyterlab, ch
         assert errors.count() == 0, errors.first.inner_text()
     finally:
         page.screenshot(path=str(ARTEFACTS / "08_own_classes.png"))
+        page.close()
+
+
+def test_own_classes_trainer_adds_photos_chosen_again_and_clears_a_class(jupyterlab, chromium):
+    """ipywidgets 8: 同じ行で「写真を選ぶ」をくり返すと写真が加わり、「このクラスの写真を消す」で 0 枚に戻る。"""
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        _open_and_run(page, jupyterlab(OWN_CLASSES), timeout=60_000)
+        uploads = page.locator(".widget-upload")
+        uploads.nth(3).wait_for(timeout=30_000)
+        page.get_by_placeholder("例: ねこ").fill("あか")
+        _choose_files(page, uploads.nth(0), [("r1.png", (230, 20, 20))])
+        page.get_by_text("1 行目「あか」: 使える写真 1 枚").wait_for(timeout=20_000)
+        _choose_files(page, uploads.nth(0), [("r2.png", (200, 0, 40)), ("r3.png", (250, 60, 60))])
+        page.get_by_text("1 行目「あか」: 使える写真 3 枚").wait_for(timeout=20_000)  # 置き換えずに加わる
+        page.get_by_role("button", name="このクラスの写真を消す").first.click()
+        page.get_by_text("0 枚", exact=True).first.wait_for(timeout=20_000)
+        _choose_files(page, uploads.nth(0), [("r1.png", (230, 20, 20))])  # 消した後に同じ写真を選び直せる
+        page.get_by_text("1 行目「あか」: 使える写真 1 枚").wait_for(timeout=20_000)
+        errors = _error_outputs(page)
+        assert errors.count() == 0, errors.first.inner_text()
+    finally:
+        page.screenshot(path=str(ARTEFACTS / "08_own_classes_add_clear.png"))
+        page.close()
+
+
+def test_a_slow_classification_shows_the_waiting_notice_and_then_the_result(jupyterlab, chromium):
+    """分類が上限（テストでは 1 秒）を過ぎると、部品の知らせの欄に「まだ終わっていません」が出て、終われば消える。
+
+    知らせはカーネルが分類の関数を実行している間に、別のスレッドから部品の値を書き換えて出す。
+    それが本物の JupyterLab の画面に届くことを確かめる。
+    """
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        _open_and_run(page, jupyterlab(SLOW), timeout=60_000)
+        upload = page.locator(".widget-upload").first
+        upload.wait_for(timeout=30_000)
+        _choose_files(page, upload, [("cat.png", (120, 90, 60))])
+        notice = page.get_by_text("1 秒たってもまだ終わっていません")
+        notice.wait_for(timeout=10_000)  # 4 秒の分類の途中で出る
+        assert "分類の関数 classify が" in notice.inner_text()
+        page.get_by_text("1 回目の分類が終わりました: cat.png（16×12）").wait_for(timeout=20_000)
+        page.wait_for_timeout(500)
+        assert notice.count() == 0, "分類が終わっても知らせが残っています"
+        errors = _error_outputs(page)
+        assert errors.count() == 0, errors.first.inner_text()
+    finally:
+        page.screenshot(path=str(ARTEFACTS / "07_slow_notice.png"))
         page.close()
 
 
