@@ -79,8 +79,10 @@ def _open(browser, url: str, width: str = "desktop"):
     page = browser.new_page(viewport={"width": w, "height": h})
     requests, failed = [], []
     page.on("request", lambda r: requests.append(r.url))
-    page.on("requestfailed", lambda r: failed.append(r.url))
-    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    # anywidget は部品のコードを blob: の URL から読み、読んだら URL を消すので、その取り消しは数えない
+    page.on("requestfailed", lambda r: None if r.url.startswith("blob:") and "ABORTED" in (r.failure or "")
+            else failed.append(f"{r.url}（{r.failure}）"))
+    page.on("response", lambda r: failed.append(f"{r.url}（{r.status}）") if r.status >= 400 else None)
     page.goto(url, wait_until="networkidle")
     return page, requests, failed
 
