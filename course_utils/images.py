@@ -50,6 +50,11 @@ class ImageTooLargeError(ImageInputError):
     """ファイルか画素数が大きすぎる（解凍爆弾を含む）ときのエラー（日本語）。"""
 
 
+def _gap(name: str) -> str:
+    """名前と助詞の間の空白: 「cat.png は」のように英数字で終わる名前のときだけ空ける（「カメラの写真は」）。"""
+    return " " if name[-1:].isascii() else ""
+
+
 def _short(text: str, limit: int = MAX_NAME_SHOWN) -> str:
     """長い名前（貼り付けた画像の中身など）は、頭と終わりだけを見せる。"""
     return text if len(text) <= limit else f"{text[:limit - 20]}…{text[-15:]}（{len(text)} 文字）"
@@ -90,7 +95,7 @@ def source_name(source) -> str:
 
 def _check_size(name: str, size: int) -> None:
     if size > MAX_BYTES:
-        raise ImageTooLargeError(f"{name} は {size / 2**20:.0f} MB あり、大きすぎます"
+        raise ImageTooLargeError(f"{name}{_gap(name)}は {size / 2**20:.0f} MB あり、大きすぎます"
                               f"（上限 {MAX_BYTES / 2**20:.0f} MB）。縮小してから使ってください。")
 
 
@@ -261,7 +266,7 @@ def _not_an_image(data: bytes, name: str) -> str:
     """画像として開けなかったファイルが何だったかを、先頭の数バイトから推し量って説明する。"""
     head = data[:1024]
     lower = head.lower().lstrip()
-    message = f"{name} は画像として読めません"
+    message = f"{name}{_gap(name)}は画像として読めません"
     if head.startswith(b"%PDF"):
         return (message + "（PDF ファイルです）。PDF の中の写真は、画像（PNG・JPEG）として書き出すか、"
                 "スクリーンショットを撮って使ってください。")
@@ -288,14 +293,14 @@ def _not_an_image(data: bytes, name: str) -> str:
 
 def _broken(name: str, error: BaseException) -> ImageInputError:
     if isinstance(error, EOFError) or "truncated" in str(error).lower():
-        return ImageInputError(f"{name} は画像ファイルが途中で切れていて、読み込めません。アップロードや"
+        return ImageInputError(f"{name}{_gap(name)}は画像ファイルが途中で切れていて、読み込めません。アップロードや"
                                "ダウンロードが途中で止まった可能性があります。元の写真をもう一度使ってください。")
-    return ImageInputError(f"{name} は画像ファイルが壊れているか途中で切れていて、読み込めません。"
+    return ImageInputError(f"{name}{_gap(name)}は画像ファイルが壊れているか途中で切れていて、読み込めません。"
                            "写真アプリなどで保存し直すか、別の写真を選んでください。")
 
 
 def _too_many_pixels(name: str) -> ImageInputError:
-    return ImageTooLargeError(f"{name} は画素数が多すぎて開けません（上限 {MAX_PIXELS / 1e6:.0f} 百万画素）。"
+    return ImageTooLargeError(f"{name}{_gap(name)}は画素数が多すぎて開けません（上限 {MAX_PIXELS / 1e6:.0f} 百万画素）。"
                            "縮小してから使ってください（中身に比べて画素数だけが極端に大きい、"
                            "壊れたファイルの可能性もあります）。")
 
@@ -313,17 +318,17 @@ def _to_gray8(image: Image.Image, name: str, notes: list[str]) -> Image.Image:
         values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
         if values.size and values.min() >= 0 and values.max() <= 1:
             gray = values * 255
-            notes.append(f"{name} は 0〜1 の小数で明るさを表す白黒（グレースケール）画像なので、"
+            notes.append(f"{name}{_gap(name)}は 0〜1 の小数で明るさを表す白黒（グレースケール）画像なので、"
                          "1 を白として 0〜255 にし、同じ値を 3 チャンネルに並べて RGB にしました。")
         else:
             gray = values
-            notes.append(f"{name} は小数で明るさを表す白黒（グレースケール）画像なので、0〜255 の範囲として"
+            notes.append(f"{name}{_gap(name)}は小数で明るさを表す白黒（グレースケール）画像なので、0〜255 の範囲として"
                          "読み（範囲の外は 0 か 255 にして）、同じ値を 3 チャンネルに並べて RGB にしました。")
     else:
         values = values.astype(np.int64)
         gray = values / 257  # 65535 / 257 = 255: 16 ビットの白を 8 ビットの白にする
         outside = values.size and (values.min() < 0 or values.max() > 65535)
-        notes.append(f"{name} は 16 ビットの白黒（グレースケール）画像なので、0〜65535 の明るさを"
+        notes.append(f"{name}{_gap(name)}は 16 ビットの白黒（グレースケール）画像なので、0〜65535 の明るさを"
                      " 0〜255 に縮め（65535 が白）、同じ値を 3 チャンネルに並べて RGB にしました。"
                      + ("0〜65535 の外の値は、黒か白にしました。" if outside else ""))
     gray8 = Image.fromarray(np.clip(np.rint(gray), 0, 255).astype(np.uint8))
@@ -368,11 +373,11 @@ def _decode(data: bytes, name: str, notes: list[str]) -> Image.Image:
         raise _broken(name, error) from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ImageTooLargeError(f"{name} は {width}×{height} 画素で大きすぎます"
+        raise ImageTooLargeError(f"{name}{_gap(name)}は {width}×{height} 画素で大きすぎます"
                               f"（上限 {MAX_PIXELS / 1e6:.0f} 百万画素）。縮小してから使ってください。")
     try:
         if getattr(image, "n_frames", 1) > 1:
-            notes.append(f"{name} は複数のフレームを持つ画像なので、最初のフレームを使います。")
+            notes.append(f"{name}{_gap(name)}は複数のフレームを持つ画像なので、最初のフレームを使います。")
         image.load()
         rotated = ImageOps.exif_transpose(image)  # スマートフォンの写真の縦横を、撮ったときの向きに直す
     except Image.DecompressionBombError:
@@ -395,22 +400,22 @@ def _warning_note(warning: warnings.WarningMessage, name: str) -> str:
     """Pillow などの英語の警告を、学習者向けの日本語の説明にする。"""
     text = str(warning.message)
     if issubclass(warning.category, Image.DecompressionBombWarning):
-        return (f"{name} は画素数がとても多い画像です（Pillow が「解凍爆弾」かもしれないと注意しました）。"
+        return (f"{name}{_gap(name)}は画素数がとても多い画像です（Pillow が「解凍爆弾」かもしれないと注意しました）。"
                 "開くのに時間とメモリがかかります。")
     if "EXIF" in text or "tag" in text.lower():  # TiffImagePlugin: "Tag data larger than file" など
-        return (f"{name} の撮影情報（EXIF など）の一部が壊れていたので、その部分は使いませんでした"
+        return (f"{name}{_gap(name)}の撮影情報（EXIF など）の一部が壊れていたので、その部分は使いませんでした"
                 "（写真の向きが違って見えたら、写真アプリで保存し直してください）。")
     if "MPO" in text:
-        return f"{name} は複数の画像（MPO 形式）の情報が壊れていたので、普通の JPEG として 1 枚目を読みました。"
+        return f"{name}{_gap(name)}は複数の画像（MPO 形式）の情報が壊れていたので、普通の JPEG として 1 枚目を読みました。"
     if "APNG" in text:
-        return f"{name} のアニメーション（APNG）の情報が壊れていたので、静止画として読みました。"
+        return f"{name}{_gap(name)}のアニメーション（APNG）の情報が壊れていたので、静止画として読みました。"
     if "ransparency" in text:
-        return f"{name} の透明の情報をそのまま使えなかったので、透明度つきの画像として変換しました。"
+        return f"{name}{_gap(name)}の透明の情報をそのまま使えなかったので、透明度つきの画像として変換しました。"
     if "XMP" in text:
-        return f"{name} の付加情報（XMP）は読まずに進めました（分類には使いません）。"
+        return f"{name}{_gap(name)}の付加情報（XMP）は読まずに進めました（分類には使いません）。"
     if "expected size" in text:
-        return f"{name} の画像の大きさが、ファイルに書かれた大きさと違っていました。"
-    return (f"{name} を読むときに、画像のライブラリ（Pillow）が、ファイルの一部が規格どおりでないと注意しました。"
+        return f"{name}{_gap(name)}の画像の大きさが、ファイルに書かれた大きさと違っていました。"
+    return (f"{name}{_gap(name)}を読むときに、画像のライブラリ（Pillow）が、ファイルの一部が規格どおりでないと注意しました。"
             "画像がおかしく見えたら、写真アプリなどで保存し直してください"
             f"（Pillow の原文: {_short(text, 120)}）。")
 
@@ -425,7 +430,7 @@ def open_image(source: str | Path | bytes, name: str = "") -> tuple[Image.Image,
     notes: list[str] = []
     data = _read(source, notes, name)
     if not data:
-        raise ImageInputError(f"{name} は空のファイル（0 バイト）で、中身がありません。アップロードが途中で"
+        raise ImageInputError(f"{name}{_gap(name)}は空のファイル（0 バイト）で、中身がありません。アップロードが途中で"
                               "止まったか、中身のないファイルを選んだ可能性があります。写真を選び直してください。")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -434,10 +439,10 @@ def open_image(source: str | Path | bytes, name: str = "") -> tuple[Image.Image,
         except ImageInputError:
             raise
         except MemoryError:
-            raise ImageTooLargeError(f"{name} を開く途中でメモリが足りなくなりました。"
+            raise ImageTooLargeError(f"{name}{_gap(name)}を開く途中でメモリが足りなくなりました。"
                                   "縮小した写真を使ってください。") from None
         except Exception as error:  # Pillow の想定外の失敗も、英語のトレースバックにしない
-            raise ImageInputError(f"{name} を画像として開く途中で、思わぬエラー（{type(error).__name__}）が"
+            raise ImageInputError(f"{name}{_gap(name)}を画像として開く途中で、思わぬエラー（{type(error).__name__}）が"
                                   "起きました。写真アプリなどで JPEG か PNG に保存し直してから使ってください。") from None
     for warning in caught:
         note = _warning_note(warning, name)

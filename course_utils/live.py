@@ -62,6 +62,12 @@ MNIST_CENTRE = 14.0
 PROBABILITY_TOLERANCE = 0.01  # 確率の合計が 1 からこれ以上ずれたら、確率ではないと伝える
 
 
+def _hint(error: BaseException) -> str:
+    """関数のエラーの後に添える直し方（NameError のときだけ。「 → 」で区切る）。"""
+    hint = error_hint(error)
+    return f" → {hint}" if hint else ""
+
+
 class DigitCanvas(_AnyWidget):
     """黒い枠に白い線で描く部品。線を引き終えるたびに strokes が Python に届く。"""
 
@@ -364,7 +370,7 @@ class DigitPad(NeedsPackages):
             return
         except Exception as error:  # ノートブックの関数の誤りは、理由を表示して部品は動かし続ける
             self._show_nothing(_error(f"前処理「{name}」の関数でエラーになりました: {type(error).__name__}: {error}"
-                                      + error_hint(error)))
+                                      + _hint(error)))
             traceback.print_exc()
             return
         if image28.shape != (28, 28):
@@ -387,7 +393,7 @@ class DigitPad(NeedsPackages):
         except Exception as error:
             self.probabilities, self.bars.value = None, ""
             self.message.value = _error(f"予測の関数でエラーになりました: {type(error).__name__}: {error}"
-                                        + error_hint(error))
+                                        + _hint(error))
             traceback.print_exc()
             return
         problem = (f"予測の関数が返した確率の数が {probabilities.size} 個です。10 個のはずです。"

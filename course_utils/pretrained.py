@@ -16,6 +16,7 @@ import importlib.util
 import io
 import logging
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from course_utils.env import (CACHE_ENV, NO_SPACE, OFFLINE_ENV, cache_dir, cache_setting, flag_text,
-                              folder_problem, is_offline, is_quick, local_os_error, make_folder,
+                              folder_problem, group_shared, is_offline, is_quick, local_os_error, make_folder,
                               os_error_reason)
 from course_utils.preflight import HUB_URL, Finding, check_url
 
@@ -168,7 +169,24 @@ def download_weights(tag: str) -> Path:
     path = weights_path(tag)
     make_folder(path.parent)  # 共有キャッシュならグループで書けるフォルダに
     hf_hub_download(repo_id=hub_id, filename=WEIGHTS_FILE, local_dir=path.parent)
+    if group_shared(path.parent):
+        share_with_group(path.parent)
     return path
+
+
+def share_with_group(folder: Path) -> None:
+    """共有キャッシュの重みのフォルダの中身を、グループで読めるように（フォルダは書けるように）する。
+
+    huggingface_hub はファイルと作業用のフォルダ（.cache/huggingface/）を学生のアカウントの umask で作るので、
+    umask が 077 だと、ほかのアカウントは重みを読めず、止まったダウンロードを続けることもできない。
+    自分のものでないファイルは変えられないので飛ばす。
+    """
+    for item in [folder, *folder.rglob("*")]:
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(item.lstat().st_mode)
+            if item.is_symlink():
+                continue
+            os.chmod(item, mode | (stat.S_IRWXG if item.is_dir() else stat.S_IRGRP | stat.S_IWGRP))
 
 
 @lru_cache(maxsize=1)

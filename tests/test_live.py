@@ -737,7 +737,7 @@ def test_a_pad_made_before_its_model_says_to_run_the_cells_above(capsys):
     assert "予測の関数 predict が使う「model」、「torch」は、まだ定義されていません" in pad.message.value
     assert "上から順に実行" in pad.message.value and "この部品のセルも実行し直して" in pad.message.value
     pad.draw([[[100, 100], [150, 150]]])  # それでも描くと、エラーに同じ直し方が付く
-    assert "NameError" in pad.message.value and "まだ定義されていません" in pad.message.value
+    assert "NameError: name 'model' is not defined → 「model」" in pad.message.value
     space["model"] = lambda x: x.reshape(len(x), -1)[:, :10]
     space["torch"] = __import__("torch")
     pad = live.DigitPad(predict, PREPARATIONS, save_path=None)  # 上のセルを実行してから作り直した

@@ -6,6 +6,7 @@
 
 import errno
 import urllib.request
+from pathlib import Path
 
 import pytest
 import timm
@@ -404,3 +405,43 @@ def test_lite0_top5_on_the_sample_photos_is_plausible(monkeypatch):
         top5 = probs.topk(5).indices.tolist()
         assert top5[0] in allowed, (photo, top5)
     assert SAMPLE_CLASSES["chelsea.png"] == set(range(281, 286))
+
+
+def test_weights_downloaded_into_a_shared_cache_are_usable_by_the_group(tmp_path, monkeypatch):
+    """教室の共有キャッシュ（グループで書けるフォルダ）: umask 077 の学生が落とした重みも、ほかのアカウントが読め、
+    huggingface_hub の作業用のフォルダ（止まったダウンロードの続き）も、グループで書ける。個人のキャッシュは変えない。"""
+    import os
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o2770)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(shared))
+    tag = spec_by_name("ResNet-18").tag
+
+    def fake_hub_download(repo_id, filename, local_dir):  # umask 077 で作られたファイルとフォルダ
+        work = Path(local_dir) / ".cache" / "huggingface" / "download"
+        work.mkdir(parents=True, mode=0o700)
+        for folder in (work, work.parent, work.parent.parent):
+            os.chmod(folder, 0o700)
+        (work / f"{filename}.metadata").write_text("x")
+        target = Path(local_dir) / filename
+        target.write_bytes(b"weights")
+        for f in (work / f"{filename}.metadata", target):
+            os.chmod(f, 0o600)
+        return str(target)
+
+    import huggingface_hub
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hub_download)
+    path = pretrained.download_weights(tag)
+    assert stat.S_IMODE(path.stat().st_mode) & 0o060 == 0o060
+    for folder in (path.parent / ".cache", path.parent / ".cache" / "huggingface" / "download"):
+        assert stat.S_IMODE(folder.stat().st_mode) & 0o070 == 0o070, folder
+    assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0  # ほかの人（グループの外）には開かない
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    os.chmod(private, 0o700)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(private))
+    path = pretrained.download_weights(tag)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # 個人のキャッシュは umask のまま

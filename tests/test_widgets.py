@@ -170,7 +170,7 @@ def test_photo_uploader_says_an_empty_upload_is_empty_not_asks_for_a_name(capsys
     uploader._on_upload({"new": {"e.png": {"metadata": {}, "content": b""}}})  # ipywidgets 7
     assert "✗ e.png は空のファイル（0 バイト）" in capsys.readouterr().out
     uploader.run(b"")
-    assert "✗ アップロードしたファイル は空のファイル（0 バイト）" in capsys.readouterr().out
+    assert "✗ アップロードしたファイルは空のファイル（0 バイト）" in capsys.readouterr().out
 
 
 def test_uploaded_files_tolerates_missing_values():
