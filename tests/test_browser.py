@@ -10,6 +10,7 @@ JupyterLab とブラウザは 2 つのテストで共用する。画面の写し
 Chromium（Debian の chromium）と playwright は .ci/run が入れる。CI でそれがなければ失敗にする。
 """
 
+import contextlib
 import json
 import os
 import re
@@ -233,6 +234,19 @@ def _error_outputs(page):
                         ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
 
 
+@contextlib.contextmanager
+def _lab_page(browser, shot: str):
+    """JupyterLab を開くページ。終わりに、エラーの出力がないことを確かめ、画面の写しを shot に残して閉じる。"""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        yield page
+        errors = _error_outputs(page)
+        assert errors.count() == 0, errors.first.inner_text()
+    finally:
+        page.screenshot(path=str(ARTEFACTS / shot))
+        page.close()
+
+
 def test_notebook_runs_in_jupyterlab_with_widgets_and_japanese(jupyterlab, chromium):
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     try:
@@ -305,8 +319,7 @@ def _choose_files(page, upload_button, files: list[tuple[str, tuple]]) -> None:
 
 def test_own_classes_trainer_learns_and_classifies_in_the_browser(jupyterlab, chromium):
     """08 の部品: 2 クラスの写真を選び、名前を入れて「学習する」を押し、新しい写真を分類する。"""
-    page = chromium.new_page(viewport={"width": 1400, "height": 900})
-    try:
+    with _lab_page(chromium, "08_own_classes.png") as page:
         _open_and_run(page, jupyterlab(OWN_CLASSES), timeout=60_000)
         uploads = page.locator(".widget-upload")
         uploads.nth(3).wait_for(timeout=30_000)  # 3 行 + 分類する写真
@@ -323,17 +336,11 @@ def test_own_classes_trainer_learns_and_classifies_in_the_browser(jupyterlab, ch
         page.get_by_text("✓ 学習しました").wait_for(timeout=20_000)
         _choose_files(page, uploads.nth(3), [("test.png", (240, 30, 10))])
         page.get_by_text("分類の結果: test.png は「あか」です").wait_for(timeout=20_000)
-        errors = _error_outputs(page)
-        assert errors.count() == 0, errors.first.inner_text()
-    finally:
-        page.screenshot(path=str(ARTEFACTS / "08_own_classes.png"))
-        page.close()
 
 
 def test_own_classes_trainer_adds_photos_chosen_again_and_clears_a_class(jupyterlab, chromium):
     """ipywidgets 8: 同じ行で「写真を選ぶ」をくり返すと写真が加わり、「このクラスの写真を消す」で 0 枚に戻る。"""
-    page = chromium.new_page(viewport={"width": 1400, "height": 900})
-    try:
+    with _lab_page(chromium, "08_own_classes_add_clear.png") as page:
         _open_and_run(page, jupyterlab(OWN_CLASSES), timeout=60_000)
         uploads = page.locator(".widget-upload")
         uploads.nth(3).wait_for(timeout=30_000)
@@ -346,11 +353,6 @@ def test_own_classes_trainer_adds_photos_chosen_again_and_clears_a_class(jupyter
         page.get_by_text("0 枚", exact=True).first.wait_for(timeout=20_000)
         _choose_files(page, uploads.nth(0), [("r1.png", (230, 20, 20))])  # 消した後に同じ写真を選び直せる
         page.get_by_text("1 行目「あか」: 使える写真 1 枚").wait_for(timeout=20_000)
-        errors = _error_outputs(page)
-        assert errors.count() == 0, errors.first.inner_text()
-    finally:
-        page.screenshot(path=str(ARTEFACTS / "08_own_classes_add_clear.png"))
-        page.close()
 
 
 def test_a_slow_classification_shows_the_waiting_notice_and_then_the_result(jupyterlab, chromium):
@@ -359,8 +361,7 @@ def test_a_slow_classification_shows_the_waiting_notice_and_then_the_result(jupy
     知らせはカーネルが分類の関数を実行している間に、別のスレッドから部品の値を書き換えて出す。
     それが本物の JupyterLab の画面に届くことを確かめる。
     """
-    page = chromium.new_page(viewport={"width": 1400, "height": 900})
-    try:
+    with _lab_page(chromium, "07_slow_notice.png") as page:
         _open_and_run(page, jupyterlab(SLOW), timeout=60_000)
         upload = page.locator(".widget-upload").first
         upload.wait_for(timeout=30_000)
@@ -371,11 +372,6 @@ def test_a_slow_classification_shows_the_waiting_notice_and_then_the_result(jupy
         page.get_by_text("1 回目の分類が終わりました: cat.png（16×12）").wait_for(timeout=20_000)
         page.wait_for_timeout(500)
         assert notice.count() == 0, "分類が終わっても知らせが残っています"
-        errors = _error_outputs(page)
-        assert errors.count() == 0, errors.first.inner_text()
-    finally:
-        page.screenshot(path=str(ARTEFACTS / "07_slow_notice.png"))
-        page.close()
 
 
 def test_digit_pad_predicts_a_digit_drawn_with_the_mouse(jupyterlab, chromium):
