@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         shutil.rmtree(args.out)
     strict = [] if args.partial else ["-W", "--keep-going"]  # 警告（壊れたリンクなど）も失敗にする
-    status = build_main(["-b", "html", "-c", str(DOCS), "-q", *strict, str(source), str(args.out)])
+    doctrees = ROOT / "build" / "site-doctrees"  # Sphinx の作業用の中間ファイル（サイトには載せない）
+    status = build_main(["-b", "html", "-E", "-c", str(DOCS), "-d", str(doctrees), "-q", *strict,
+                         str(source), str(args.out)])
     if status != 0:
         print("サイトを作れませんでした（上の警告を直してください）。", file=sys.stderr)
         return status
