@@ -40,6 +40,7 @@ html_static_path = ["_static"]
 # から読む（ページはどれもサイトの一番上にある）
 html_extra_path = ["_extra"]
 html_css_files = ["course.css"]
+html_js_files = ["course.js"]  # 目次のボタンの手直しと、図を元の大きさで開くリンク
 html_favicon = "_static/favicon.svg"
 html_copy_source = False
 html_show_sourcelink = False
@@ -52,6 +53,7 @@ html_theme_options = {
     "launch_buttons": {"colab_url": "https://colab.research.google.com"},
     "show_toc_level": 2,
     "home_page_in_toc": True,
+    "use_download_button": False,  # 元のファイル（_sources）は載せないので、ダウンロードの欄は出さない
 }
 
 # CDN の代わりに、サイトに置いた写しを読む（Sphinx は相対パスを _static/ からの場所として扱う）
@@ -69,3 +71,53 @@ mathjax3_config = {
             "processEscapes": True},
     "options": {"ignoreHtmlClass": "course-no-math"},
 }
+
+
+# ---- 日本語の検索: 文字の 2-gram ----
+# Sphinx の日本語の検索は、索引を作るときだけ TinySegmenter で単語に分け、検索の語は分けない。分け方が文脈で
+# 変わるので、「転移学習」「データ拡張」「混同行列」のような本文にある語でも見つからなかった。索引と検索の語の
+# 両方を、かな・漢字の続きを 2 文字ずつ重ねて区切る（「転移学習」→ 転移・移学・学習）と、本文にある並びは必ず見つかる。
+import re as _re  # noqa: E402
+
+from sphinx.search import SearchLanguage  # noqa: E402
+
+_KANA_KANJI = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆"
+
+
+class JapaneseBigrams(SearchLanguage):
+    lang = "ja"
+    language_name = "Japanese"
+    _runs = _re.compile(rf"[{_KANA_KANJI}]+|[^\W{_KANA_KANJI}]+")
+    js_splitter_code = r"""
+function splitQuery(query) {
+  const runs = query.match(/[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]+|[\p{Letter}\p{Number}_]+/gu) || [];
+  const terms = [];
+  for (const run of runs) {
+    if (/^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]+$/.test(run) && run.length > 2) {
+      for (let i = 0; i + 2 <= run.length; i++) terms.push(run.slice(i, i + 2));
+    } else {
+      terms.push(run);
+    }
+  }
+  return terms;
+}
+"""
+
+    def split(self, text: str) -> list[str]:
+        terms = []
+        for run in self._runs.findall(text):
+            if _re.fullmatch(rf"[{_KANA_KANJI}]+", run) and len(run) > 2:
+                terms += [run[i:i + 2] for i in range(len(run) - 1)]
+            else:
+                terms.append(run)
+        return terms
+
+    def word_filter(self, word: str) -> bool:
+        return len(word) > 1 or not word.isascii()  # 1 文字の漢字（「層」など）も探せるように残す
+
+    def stem(self, word: str) -> str:
+        return word.lower()
+
+
+def setup(app):
+    app.add_search_language(JapaneseBigrams)

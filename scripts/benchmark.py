@@ -148,7 +148,8 @@ def run_notebook(path: Path, limit_s: float, build: Path, info: dict | None = No
         bar.close()
         os.environ.pop(RESULTS_ENV, None)
         metrics = read_results(results_file)
-    nb.metadata[site_pages.RUN_KEY] = {**(info or {}), "wall_s": round(wall_s, 1), "status": status}
+    nb.metadata[site_pages.RUN_KEY] = {**(info or {}), "wall_s": round(wall_s, 1), "status": status,
+                                       "caveats": site_pages.caveats(metrics)}
     build.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, build / path.name)
     return {"notebook": path.stem, "status": status, "detail": detail,

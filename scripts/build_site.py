@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = ["index.md", "learners.md", "instructor_guide.md", "measuring.md", "contributing.md"]
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+README_TABLE = "README の「実測の結果」の表"
 RESULTS_BEGIN, RESULTS_END = "<!-- results-table -->", "<!-- /results-table -->"
 
 
@@ -72,8 +73,8 @@ def collect(source: Path, executed: Path = site_pages.EXECUTED) -> list[str]:
             problems.append(f"{notebook.stem}: {error}")
             continue
         for cell in page.cells:
-            if cell.cell_type == "markdown":
-                cell.source = site_links(cell.source)
+            if cell.cell_type == "markdown":  # ノートブックの文の「README の表」は、サイトでは実測の方法のページにある
+                cell.source = site_links(cell.source.replace(README_TABLE, "[「実測の結果」の表](measuring.md)"))
         nbformat.write(page, source / notebook.name)
     return problems
 

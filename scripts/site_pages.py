@@ -111,6 +111,16 @@ def stale_cells(source: Path, executed: Path) -> list[int]:
     return differ
 
 
+def caveats(metrics: dict) -> list[str]:
+    """記録された数値から、ページを読む人が知るべき実行の制限（07 で学習済みの重みを読めなかったモデルなど）。"""
+    random = [m["label"].split(" の ")[0] for m in metrics.values() if "ランダムな重み" in m.get("label", "")]
+    if not random:
+        return []
+    return [f"この実行では、{'・'.join(random)} の学習済みの重みを読めなかったので、それらのモデルはランダムな重みで"
+            "動いています（理由はページの中の、重みを読み込むセルの出力にあります）。予測に意味があるのは、学習済みの重みで"
+            "動いたモデルだけです。"]
+
+
 def run_note(run: dict) -> str:
     """ページの先頭に置く、実行の記録の一文（Markdown）。"""
     device = run.get("device", "?")
@@ -122,7 +132,8 @@ def run_note(run: dict) -> str:
             f"PyTorch {run.get('torch', '?')}）で、コミット `{commit}` のノートブックを"
             f"{MODE_TEXT.get(run.get('mode'), run.get('mode', '?'))}で上から順に実行した結果です"
             f"（全セルで {took}）。同じ計算でも、マシンやシードが違えば数値は少し変わります。"
-            "自分で実行するには、上の Colab のボタンか、手元の JupyterLab でノートブックを開いてください。")
+            "自分で実行するには、上の Colab のボタンか、手元の JupyterLab でノートブックを開いてください。"
+            + "".join(f"**注意**: {text}" for text in run.get("caveats", [])))
 
 
 def compose(source: Path, executed: Path) -> nbformat.NotebookNode:
@@ -147,7 +158,8 @@ def compose(source: Path, executed: Path) -> nbformat.NotebookNode:
         views = [out["data"][WIDGET_VIEW].get("model_id", "") for out in cell.outputs
                  if WIDGET_VIEW in out.get("data", {})]
         if any(interactive(view, state) for view in views):  # 進み具合のバーだけなら、注はいらない
-            cell.outputs.append(nbformat.v4.new_output(
+            first = next(k for k, out in enumerate(cell.outputs) if WIDGET_VIEW in out.get("data", {}))
+            cell.outputs.insert(first, nbformat.v4.new_output(
                 "display_data", data={"text/html": f"<p class='widget-note'>ⓘ {WIDGET_NOTE}</p>",
                                       "text/plain": WIDGET_NOTE}))
     run = stored.metadata.get(RUN_KEY, {})

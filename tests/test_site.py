@@ -91,7 +91,8 @@ def test_compose_takes_prose_from_the_notebook_and_outputs_from_the_run(tmp_path
     assert "2026-12-06 に、CPU（テスト CPU" in page.cells[1].source and "`abc1234`" in page.cells[1].source
     assert "通常モード" in page.cells[1].source and "1.2 分" in page.cells[1].source
     assert page.cells[2].outputs[0]["text"] == "1\n"
-    assert site_pages.WIDGET_NOTE in page.cells[3].outputs[-1]["data"]["text/html"]
+    assert site_pages.WIDGET_NOTE in page.cells[3].outputs[0]["data"]["text/html"]  # 部品より先に読む
+    assert site_pages.WIDGET_VIEW in page.cells[3].outputs[1]["data"]
 
 
 def test_only_widgets_a_learner_operates_get_the_note():

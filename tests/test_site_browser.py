@@ -154,7 +154,9 @@ def test_the_table_of_contents_lists_the_lessons_in_order(site, browser):
 
 
 @pytest.mark.parametrize("word, lesson", [("畳み込み", "04_cnn"), ("逆伝播", "02_backpropagation"),
-                                          ("自己注意", "06_vision_transformer")])
+                                          ("自己注意", "06_vision_transformer"), ("転移学習", "08_transfer_learning"),
+                                          ("誤差逆伝播", "02_backpropagation"), ("混同行列", "01_softmax_regression"),
+                                          ("バッチ正規化", "04_cnn"), ("BatchNorm", "08_transfer_learning")])
 def test_japanese_search_finds_the_lesson(site, browser, word, lesson):
     page, _, _ = _open(browser, f"{site}search.html?q={word}")
     try:
@@ -162,6 +164,20 @@ def test_japanese_search_finds_the_lesson(site, browser, word, lesson):
         found = page.eval_on_selector_all("#search-results ul.search li a",
                                           "as => as.map(a => a.getAttribute('href'))")
         assert any(h.startswith(lesson + ".html") for h in found[:5]), (word, found[:10])
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_menu_button_shows_and_hides_the_lessons(site, browser, width):
+    """スマートフォンでは ☰ で目次が開き、パソコンでは目次が畳まれる（テーマの食い違いを course.js が直す）。"""
+    page, _, _ = _open(browser, f"{site}03_mlp.html", width)
+    try:
+        lesson = page.locator("a.reference.internal[href='06_vision_transformer.html']:visible")
+        shown = lesson.count() > 0
+        page.locator(".primary-toggle:visible").first.click()
+        page.wait_for_timeout(600)
+        assert (lesson.count() > 0) != shown, f"幅 {WIDTHS[width][0]} px で ☰ を押しても目次が変わりません"
     finally:
         page.close()
 
