@@ -133,7 +133,7 @@ def run_note(run: dict) -> str:
             f"{MODE_TEXT.get(run.get('mode'), run.get('mode', '?'))}で上から順に実行した結果です"
             f"（全セルで {took}）。同じ計算でも、マシンやシードが違えば数値は少し変わります。"
             "自分で実行するには、上の Colab のボタンか、手元の JupyterLab でノートブックを開いてください。"
-            + "".join(f"**注意**: {text}" for text in run.get("caveats", [])))
+            + "".join(f"\n>\n> **注意**: {text}" for text in run.get("caveats", [])))
 
 
 def compose(source: Path, executed: Path) -> nbformat.NotebookNode:
