@@ -9,13 +9,10 @@ docs/_static/vendor/ の写し（版と出典は docs/_static/vendor/README.md�
 import sys
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from site_pages import repository_url  # noqa: E402  （リポジトリの場所の元は pyproject.toml の 1 か所）
 
-ROOT = Path(__file__).resolve().parents[1]
-REPOSITORY = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]["Repository"]
+REPOSITORY = repository_url()
 
 project = "手を動かして学ぶ深層学習（画像認識編）"
 author = "dl-course-ja の執筆者"

@@ -466,8 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         run = run_notebook(path, args.timeout, args.build, info)
         runs.append(run)
         if args.store and run["status"] == "ok":  # サイトのページにする写し（失敗した実行は置かない）
-            stored = site_pages.store(args.build / path.name,
-                                      nbformat.read(args.build / path.name, as_version=4).metadata[site_pages.RUN_KEY])
+            stored = site_pages.store(args.build / path.name)
             print(f"サイト用の写し: {stored.relative_to(ROOT) if stored.is_relative_to(ROOT) else stored}")
         shown = ", ".join(f"{m['label']} {format_value(m['value'], m['percent'])}"
                           for m in run["metrics"].values())

@@ -30,6 +30,7 @@ DOCS = ROOT / "docs"
 PAGES = ["index.md", "learners.md", "instructor_guide.md", "measuring.md", "contributing.md"]
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 README_TABLE = "README の「実測の結果」の表"
+RESULTS_HERE = "<!-- include-results -->"  # docs/ のページで、README の結果の表を載せる所
 RESULTS_BEGIN, RESULTS_END = "<!-- results-table -->", "<!-- /results-table -->"
 
 
@@ -45,10 +46,9 @@ def site_links(text: str) -> str:
 
 
 def results_block() -> str:
-    """README の実測の結果（マーカーの間）を、サイトのページに載せる形にする。"""
+    """README の実測の結果（マーカーの間）。リンクは、載せたページと一緒に site_links が直す。"""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split(RESULTS_BEGIN, 1)[1].split(RESULTS_END, 1)[0]
-    return site_links(block)
+    return readme.split(RESULTS_BEGIN, 1)[1].split(RESULTS_END, 1)[0]
 
 
 def collect(source: Path, executed: Path = site_pages.EXECUTED) -> list[str]:
@@ -59,7 +59,8 @@ def collect(source: Path, executed: Path = site_pages.EXECUTED) -> list[str]:
     shutil.copy(DOCS / "colab-badge.svg", source / "colab-badge.svg")
     for name in PAGES:
         text = (DOCS / name).read_text(encoding="utf-8")
-        text = text.replace("<!-- include-results -->", results_block())
+        if RESULTS_HERE in text:
+            text = text.replace(RESULTS_HERE, results_block())
         (source / name).write_text(site_links(text), encoding="utf-8")
     problems = []
     for notebook in sorted(site_pages.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):

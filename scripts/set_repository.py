@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from course_utils.env import replace_file  # noqa: E402  （標準ライブラリだけを使う、いちばん下の部品）
 NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
@@ -48,18 +48,6 @@ def rewrite(text: str, old: str, new: str) -> str:
                   f"{new_owner.lower()}.github.io/{new_name}", text)
 
 
-def write(path: Path, text: str) -> None:
-    """一時ファイルに書いてから置き換える（途中で止まっても、元のファイルが壊れない）。"""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repository", help="新しい場所（OWNER/NAME。例: my-lab/dl-course-ja）")
@@ -77,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         text = path.read_text(encoding="utf-8")
         updated = rewrite(text, old, new)
         if updated != text:
-            write(path, updated)
+            replace_file(path, updated)  # 一時ファイルから置き換える（途中で止まっても元のまま）
             changed.append(path.relative_to(args.root))
     print(f"{old} → {new}: {len(changed)} 個のファイルを書き換えました。")
     for path in changed:

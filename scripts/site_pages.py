@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import io
-import os
-import tempfile
+import sys
 from pathlib import Path
 
 import nbformat
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # サイトだけを作る環境（講座を pip で入れていない）でも course_utils.env を読む
+from course_utils.env import replace_file  # noqa: E402  （標準ライブラリだけを使う、いちばん下の部品）
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "docs" / "executed"
 RUN_KEY = "course_run"  # 写しのメタデータで、実行の記録を入れる場所
@@ -32,6 +34,7 @@ MODE_TEXT = {"full": "通常モード（本物の MNIST と、レッスンどお
              "quick": "クイックモード（小さなデータ。数値に意味はありません）"}
 
 
+@functools.cache
 def repository_url() -> str:
     """リポジトリの URL（pyproject.toml の [project.urls] Repository。講座の中の唯一の元）。"""
     try:
@@ -58,24 +61,21 @@ def compress_png(data: str) -> str:
     return base64.b64encode(smaller).decode() + "\n" if len(smaller) < len(raw) else data
 
 
-def store(executed: Path, run: dict, folder: Path = EXECUTED) -> Path:
-    """実行ずみのノートブックを、図を小さくし実行の記録を入れて folder に置く（一時ファイルから置き換える）。"""
+def store(executed: Path, folder: Path = EXECUTED) -> Path:
+    """実行ずみのノートブック（メタデータに実行の記録があるもの）を、図を小さくして folder に置く。
+
+    書き込みは env.replace_file（一時ファイルから置き換える）なので、途中で止まっても前の写しが残る。
+    """
     nb = nbformat.read(executed, as_version=4)
+    if RUN_KEY not in nb.metadata:
+        raise ValueError(f"{executed} に実行の記録（{RUN_KEY}）がありません。scripts/benchmark.py で実行したものを渡してください。")
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             if "image/png" in output.get("data", {}):
                 output["data"]["image/png"] = compress_png(output["data"]["image/png"])
-    nb.metadata[RUN_KEY] = run
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / executed.name
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(target, nbformat.writes(nb) + "\n")
     return target
 
 

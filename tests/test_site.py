@@ -217,3 +217,27 @@ def test_the_site_reads_local_copies_not_cdns():
     for path in ["mathjax/tex-mml-chtml.js", "require.js", "html-manager/embed-amd.js", "npm/anywidget/index.js",
                  "mathjax/LICENSE", "npm/anywidget/LICENSE", "html-manager/embed.js.LICENSE.txt", "README.md"]:
         assert (vendor / path).is_file(), path
+
+
+def test_store_quantises_figures_keeps_the_run_record_and_refuses_an_unrecorded_run(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (250, 250, 250)).save(buffer, "PNG")
+    png = base64.b64encode(buffer.getvalue()).decode()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("plot()", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": png})])])
+    ran = tmp_path / "04_cnn.ipynb"
+    nbformat.write(nb, ran)
+    with pytest.raises(ValueError, match="実行の記録"):
+        site_pages.store(ran, tmp_path / "site")
+    nb.metadata[site_pages.RUN_KEY] = {"mode": "full", "seed": 0}
+    nbformat.write(nb, ran)
+    stored = site_pages.store(ran, tmp_path / "site")
+    again = nbformat.read(stored, as_version=4)
+    assert again.metadata[site_pages.RUN_KEY] == {"mode": "full", "seed": 0}
+    assert again.cells[0].outputs[0]["data"]["image/png"] == site_pages.compress_png(png)
+    assert [p.name for p in (tmp_path / "site").iterdir()] == ["04_cnn.ipynb"]  # 一時ファイルは残らない

@@ -13,12 +13,17 @@
 import functools
 import http.server
 import re
+import sys
 import threading
 
 import pytest
 
 from conftest import ROOT
 from test_browser import BROWSER_ARGS, CHROMIUM, _needs_browser
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import build_site  # noqa: E402
+import site_pages  # noqa: E402
 
 LESSONS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 GUIDES = ["index", "learners", "instructor_guide", "measuring", "contributing"]
@@ -27,12 +32,7 @@ WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 
 def _repository() -> str:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
-    return url.removeprefix("https://github.com/")
+    return site_pages.repository_url().removeprefix("https://github.com/")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -44,10 +44,6 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def site(tmp_path_factory):
     """サイトを一時フォルダに作り（README の 1 行と同じスクリプト）、127.0.0.1 で配る。URL の先頭を返す。"""
     _needs_browser()
-    import sys
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import build_site
-
     out = tmp_path_factory.mktemp("site") / "html"
     assert build_site.main(["--out", str(out)]) == 0, "サイトを警告なしで作れませんでした"
     handler = functools.partial(_QuietHandler, directory=str(out))
