@@ -371,6 +371,21 @@ def make_folder(folder: Path) -> None:
             os.chmod(made, mode | stat.S_IRWXG)
 
 
+def share_with_group(folder: Path) -> None:
+    """共有キャッシュの folder の中身を、グループで読み書きできるようにする（自分で書かなかったものの後始末）。
+
+    たとえば huggingface_hub はファイルと作業用のフォルダ（.cache/huggingface/）を学生のアカウントの umask で作るので、
+    umask が 077 だと、ほかのアカウントは重みを読めず、止まったダウンロードを続けることもできない。
+    自分のものでないファイルは変えられないので飛ばす。
+    """
+    for item in [folder, *folder.rglob("*")]:
+        if item.is_symlink():  # リンクの先は共有キャッシュの外かもしれない
+            continue
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(item.stat().st_mode)
+            os.chmod(item, mode | (stat.S_IRWXG if item.is_dir() else stat.S_IRGRP | stat.S_IWGRP))
+
+
 def replace_file(path: str | Path, text: str) -> None:
     """path の中身を text（UTF-8）に置き換える。途中で失敗しても、元のファイルは元のまま残す。
 

@@ -16,7 +16,6 @@ import importlib.util
 import io
 import logging
 import os
-import stat
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,6 +27,7 @@ from torch import nn
 
 from course_utils.env import (CACHE_ENV, NO_SPACE, OFFLINE_ENV, cache_dir, cache_setting, flag_text,
                               folder_problem, group_shared, is_offline, is_quick, local_os_error, make_folder,
+                              share_with_group,
                               os_error_reason)
 from course_utils.preflight import HUB_URL, Finding, check_url
 
@@ -172,21 +172,6 @@ def download_weights(tag: str) -> Path:
     if group_shared(path.parent):
         share_with_group(path.parent)
     return path
-
-
-def share_with_group(folder: Path) -> None:
-    """共有キャッシュの重みのフォルダの中身を、グループで読めるように（フォルダは書けるように）する。
-
-    huggingface_hub はファイルと作業用のフォルダ（.cache/huggingface/）を学生のアカウントの umask で作るので、
-    umask が 077 だと、ほかのアカウントは重みを読めず、止まったダウンロードを続けることもできない。
-    自分のものでないファイルは変えられないので飛ばす。
-    """
-    for item in [folder, *folder.rglob("*")]:
-        with contextlib.suppress(OSError):
-            mode = stat.S_IMODE(item.lstat().st_mode)
-            if item.is_symlink():
-                continue
-            os.chmod(item, mode | (stat.S_IRWXG if item.is_dir() else stat.S_IRGRP | stat.S_IWGRP))
 
 
 @lru_cache(maxsize=1)
