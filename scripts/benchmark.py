@@ -348,7 +348,7 @@ def results_table(results: dict) -> str:
                 if item is None:
                     cells.append("–")
                     continue
-                random = "ランダム" in item.get("label", "")  # 07 が、学習済みの重みを読めなかったモデルに付ける
+                random = site_pages.RANDOM_WEIGHTS in item.get("label", "")
                 random_seen |= random
                 cells.append(f"{item['value']:,.1f} ms" + ("（ランダム）" if random else ""))
             lines.append(f"| {model} | " + " | ".join(cells) + " |")

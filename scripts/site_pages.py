@@ -111,9 +111,12 @@ def stale_cells(source: Path, executed: Path) -> list[int]:
     return differ
 
 
+RANDOM_WEIGHTS = "ランダムな重み"  # 07 が、学習済みの重みを読めなかったモデルの記録の名前に付ける印
+
+
 def caveats(metrics: dict) -> list[str]:
     """記録された数値から、ページを読む人が知るべき実行の制限（07 で学習済みの重みを読めなかったモデルなど）。"""
-    random = [m["label"].split(" の ")[0] for m in metrics.values() if "ランダムな重み" in m.get("label", "")]
+    random = [m["label"].split(" の ")[0] for m in metrics.values() if RANDOM_WEIGHTS in m.get("label", "")]
     if not random:
         return []
     return [f"この実行では、{'・'.join(random)} の学習済みの重みを読めなかったので、それらのモデルはランダムな重みで"
