@@ -22,7 +22,7 @@ from PIL import Image
 
 from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import MAX_BYTES, ImageInputError, ImageTooLargeError, open_image
-from course_utils.name_errors import error_hint, not_ready_note
+from course_utils.name_errors import not_ready_note, print_hint
 from course_utils.time_limit import call_watched, function_words, in_browser_event
 
 __all__ = ["BROKEN_PHOTO", "CAMERA_ERRORS", "CAMERA_PHOTO", "NEEDS", "UPLOAD_INSTEAD", "CameraCapture",
@@ -205,9 +205,7 @@ class CameraCapture(NeedsPackages):
         except Exception as error:
             print("✗ 分類の関数でエラーになりました。関数の中身を確かめてください。")
             traceback.print_exc()
-            hint = error_hint(error)
-            if hint:
-                print(f"→ {hint}")
+            print_hint(error)
             return False
         return True
 

@@ -166,6 +166,13 @@ def error_hint(error: BaseException) -> str:
         return name_error_hint(error)
 
 
+def print_hint(error: BaseException) -> None:
+    """部品の出力欄に、関数のエラーの直し方を「→ 」の 1 行で出す（NameError のときだけ）。"""
+    hint = error_hint(error)
+    if hint:
+        print(f"→ {hint}")
+
+
 def missing_globals(function: Callable, depth: int = 3) -> list[str]:
     """function が読む大域変数のうち、いまどこにも定義されていない名前（読む順）。
 

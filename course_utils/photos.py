@@ -17,7 +17,7 @@ from PIL import Image
 
 from course_utils.env import NeedsPackages, optional_import
 from course_utils.images import ImageInputError, open_image, source_name
-from course_utils.name_errors import error_hint, not_ready_note
+from course_utils.name_errors import not_ready_note, print_hint
 from course_utils.time_limit import call_watched, function_words, in_browser_event
 
 # 入っていない・壊れている（版の食い違いなど）・講座が使う部品が欠けているときは None。
@@ -156,6 +156,4 @@ def _show_exception(what: str, function: Callable, error: Exception) -> None:
     print(f"✗ {what}の関数 {name} の中でエラーが起きました: {type(error).__name__}: {error}")
     tb = error.__traceback__.tb_next if error.__traceback__ else None  # この部品の行は省く
     print("".join(traceback.format_exception(type(error), error, tb)), end="")
-    hint = error_hint(error)
-    if hint:
-        print(f"→ {hint}")
+    print_hint(error)
