@@ -27,7 +27,6 @@ import site_pages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = ["index.md", "learners.md", "instructor_guide.md", "measuring.md", "contributing.md"]
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 README_TABLE = "README の「実測の結果」の表"
 RESULTS_HERE = "<!-- include-results -->"  # docs/ のページで、README の結果の表を載せる所
@@ -57,16 +56,17 @@ def collect(source: Path, executed: Path = site_pages.EXECUTED) -> list[str]:
         shutil.rmtree(source)
     source.mkdir(parents=True)
     shutil.copy(DOCS / "colab-badge.svg", source / "colab-badge.svg")
-    for name in PAGES:
-        text = (DOCS / name).read_text(encoding="utf-8")
+    for page in sorted(DOCS.glob("*.md")):  # 説明のページ（目次は docs/index.md の toctree）
+        text = page.read_text(encoding="utf-8")
         if RESULTS_HERE in text:
             text = text.replace(RESULTS_HERE, results_block())
-        (source / name).write_text(site_links(text), encoding="utf-8")
+        (source / page.name).write_text(site_links(text), encoding="utf-8")
     problems = []
     for notebook in sorted(site_pages.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         stored = executed / notebook.name
         if not stored.exists():
-            problems.append(f"{notebook.stem}: 実行ずみの写し {stored.relative_to(ROOT)} がありません")
+            shown = stored.relative_to(ROOT) if stored.is_relative_to(ROOT) else stored  # --executed は外でもよい
+            problems.append(f"{notebook.stem}: 実行ずみの写し {shown} がありません")
             continue
         try:
             page = site_pages.compose(notebook, stored)
