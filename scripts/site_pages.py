@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import functools
 import io
 import sys
@@ -104,7 +103,11 @@ def _code(nb) -> list[str]:
 
 def stale_cells(source: Path, executed: Path) -> list[int]:
     """写しのコードセルが今のノートブックと違う、コードセルの番号（1 から）。数が違えば差のある先から全部。"""
-    now, then = _code(nbformat.read(source, as_version=4)), _code(nbformat.read(executed, as_version=4))
+    return _stale(nbformat.read(source, as_version=4), nbformat.read(executed, as_version=4))
+
+
+def _stale(now_nb, then_nb) -> list[int]:
+    now, then = _code(now_nb), _code(then_nb)
     differ = [k + 1 for k, (a, b) in enumerate(zip(now, then)) if a != b]
     if len(now) != len(then):
         differ += list(range(min(len(now), len(then)) + 1, max(len(now), len(then)) + 1))
@@ -144,25 +147,24 @@ def compose(source: Path, executed: Path) -> nbformat.NotebookNode:
 
     コードが違えば ValueError（古い出力のページは作らない）。
     """
-    stale = stale_cells(source, executed)
+    page = nbformat.read(source, as_version=4)
+    stored = nbformat.read(executed, as_version=4)
+    stale = _stale(page, stored)
     if stale:
         raise ValueError(f"{executed.name} の写しは古くなっています（コードセル {stale[:5]} が今のノートブックと違います）。"
                          f"scripts/benchmark.py {source.stem[:2]} --store で実行し直してください。")
-    page = nbformat.read(source, as_version=4)
-    stored = nbformat.read(executed, as_version=4)
     state = stored.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     ran = iter(cell for cell in stored.cells if cell.cell_type == "code")
     for cell in page.cells:
         if cell.cell_type != "code":
             continue
         old = next(ran)
-        cell.outputs = copy.deepcopy(old.get("outputs", []))
+        cell.outputs = old.get("outputs", [])  # 写しは読んだばかりで、ほかに使わない
         cell.execution_count = old.get("execution_count")
-        views = [out["data"][WIDGET_VIEW].get("model_id", "") for out in cell.outputs
-                 if WIDGET_VIEW in out.get("data", {})]
-        if any(interactive(view, state) for view in views):  # 進み具合のバーだけなら、注はいらない
-            first = next(k for k, out in enumerate(cell.outputs) if WIDGET_VIEW in out.get("data", {}))
-            cell.outputs.insert(first, nbformat.v4.new_output(
+        views = [k for k, out in enumerate(cell.outputs) if WIDGET_VIEW in out.get("data", {})]
+        if any(interactive(cell.outputs[k]["data"][WIDGET_VIEW].get("model_id", ""), state) for k in views):
+            # 進み具合のバーだけなら、注はいらない。注は部品より先に読めるように置く
+            cell.outputs.insert(views[0], nbformat.v4.new_output(
                 "display_data", data={"text/html": f"<p class='widget-note'>ⓘ {WIDGET_NOTE}</p>",
                                       "text/plain": WIDGET_NOTE}))
     run = stored.metadata.get(RUN_KEY, {})
